@@ -1,8 +1,8 @@
 """User-facing errors.
 
-`UserError` carries a one-line message that names the bad value and says how to fix it. Library code
-raises it at the edges (config validation, dataset open, checkpoint load); the CLI turns it into that
-one line on stderr and exit code 2, with no traceback.
+`UserError` carries a one-line message that names the bad value and says how to fix it. Library
+code raises it at the edges (config validation, dataset open, checkpoint load); the CLI turns it
+into that one line on stderr and exit code 2, with no traceback.
 """
 
 

@@ -1,0 +1,170 @@
+"""Configuration dataclasses for networks and named architecture presets.
+
+Every checkpoint stores its model config as JSON, so a checkpoint alone rebuilds its model. The
+presets follow the configurations of StyleGAN2-ADA (Karras et al. 2020, "Training Generative
+Adversarial Networks with Limited Data", train.py cfg_specs) plus `tiny` for tests and `cpu32`, a
+network sized so that training on a 2-core CPU is practical.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from stylegen.errors import UserError
+
+SYNTHESIS_ARCHITECTURES = ("orig", "skip", "resnet")
+DISCRIMINATOR_ARCHITECTURES = ("orig", "skip", "resnet")
+
+
+def _check_resolution(resolution: int) -> None:
+    if not isinstance(resolution, int) or resolution < 4 or resolution & (resolution - 1):
+        raise UserError(
+            f"resolution {resolution!r} is not a power of two >= 4; "
+            "resize the data with `stylegen dataset --resolution 64` (or 32, 128, ...)"
+        )
+
+
+def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise UserError(f"unknown {what} {value!r}; choose one of: {', '.join(choices)}")
+
+
+@dataclass
+class GeneratorConfig:
+    """StyleGAN2 generator: mapping network (z, c) -> ws plus synthesis network ws -> image."""
+
+    z_dim: int = 512
+    c_dim: int = 0
+    w_dim: int = 512
+    img_resolution: int = 32
+    img_channels: int = 3
+    mapping_layers: int = 8
+    mapping_lr_multiplier: float = 0.01
+    w_avg_beta: float = 0.995
+    channel_base: int = 32768
+    channel_max: int = 512
+    architecture: str = "skip"
+    conv_clamp: float | None = 256
+    num_fp16_res: int = 0  # kept for interop with official snapshots; compute stays float32
+    use_noise: bool = True
+
+    def validate(self) -> GeneratorConfig:
+        _check_resolution(self.img_resolution)
+        _check_choice("generator architecture", self.architecture, SYNTHESIS_ARCHITECTURES)
+        if self.img_channels not in (1, 3, 4):
+            raise UserError(f"img_channels {self.img_channels} must be 1, 3 or 4")
+        for name in ("z_dim", "w_dim", "channel_base", "channel_max", "mapping_layers"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} {getattr(self, name)} must be a positive integer")
+        if self.c_dim < 0:
+            raise UserError(f"c_dim {self.c_dim} must be >= 0")
+        return self
+
+
+@dataclass
+class DiscriminatorConfig:
+    """StyleGAN2 discriminator with minibatch-std epilogue and projection conditioning."""
+
+    c_dim: int = 0
+    img_resolution: int = 32
+    img_channels: int = 3
+    architecture: str = "resnet"
+    channel_base: int = 32768
+    channel_max: int = 512
+    conv_clamp: float | None = 256
+    num_fp16_res: int = 0
+    cmap_dim: int | None = None
+    mapping_layers: int = 8  # mapping of the class label c (official default)
+    mbstd_group_size: int = 4
+    mbstd_num_channels: int = 1
+
+    def validate(self) -> DiscriminatorConfig:
+        _check_resolution(self.img_resolution)
+        _check_choice("discriminator architecture", self.architecture, DISCRIMINATOR_ARCHITECTURES)
+        if self.mbstd_group_size < 0:
+            raise UserError(f"mbstd_group_size {self.mbstd_group_size} must be >= 0")
+        return self
+
+
+@dataclass
+class ArchPreset:
+    """Network sizes of a named preset; resolution, channels and c_dim come from the data."""
+
+    description: str
+    G: dict[str, Any] = field(default_factory=dict)
+    D: dict[str, Any] = field(default_factory=dict)
+    resolution: int | None = None  # the resolution the preset was designed for
+
+
+def _paper(fmaps: float, mbstd: int, resolution: int) -> ArchPreset:
+    base = int(fmaps * 32768)
+    return ArchPreset(
+        description=f"StyleGAN2-ADA paper config for {resolution}x{resolution}",
+        G=dict(channel_base=base, channel_max=512, mapping_layers=8),
+        D=dict(channel_base=base, channel_max=512, mbstd_group_size=mbstd),
+        resolution=resolution,
+    )
+
+
+ARCH_PRESETS: dict[str, ArchPreset] = {
+    "tiny": ArchPreset(
+        description="a few thousand parameters, for tests",
+        G=dict(z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32),
+        D=dict(channel_base=256, channel_max=32, mapping_layers=2),
+    ),
+    "cpu32": ArchPreset(
+        description="32x32 network sized for training on a 2-core CPU",
+        G=dict(z_dim=128, w_dim=128, mapping_layers=2, channel_base=4096, channel_max=128),
+        D=dict(channel_base=4096, channel_max=128, mapping_layers=2, mbstd_group_size=4),
+        resolution=32,
+    ),
+    "cifar": ArchPreset(
+        description="official StyleGAN2-ADA CIFAR-10 config (32x32, 2-layer mapping)",
+        G=dict(channel_base=32768, channel_max=512, mapping_layers=2),
+        D=dict(channel_base=32768, channel_max=512, mbstd_group_size=32, architecture="orig"),
+        resolution=32,
+    ),
+    "paper256": _paper(0.5, 8, 256),
+    "paper512": _paper(1.0, 8, 512),
+    "paper1024": _paper(1.0, 4, 1024),
+}
+
+
+def arch_preset(name: str) -> ArchPreset:
+    if name not in ARCH_PRESETS:
+        raise UserError(f"unknown preset {name!r}; choose one of: {', '.join(ARCH_PRESETS)}")
+    return ARCH_PRESETS[name]
+
+
+def build_configs(
+    preset: str,
+    *,
+    img_resolution: int | None = None,
+    img_channels: int = 3,
+    c_dim: int = 0,
+) -> tuple[GeneratorConfig, DiscriminatorConfig]:
+    """Generator and discriminator configs of a preset for data of the given shape."""
+    p = arch_preset(preset)
+    resolution = img_resolution or p.resolution or 32
+    common = dict(img_resolution=resolution, img_channels=img_channels, c_dim=c_dim)
+    g = GeneratorConfig(**{**p.G, **common}).validate()
+    d = DiscriminatorConfig(**{**p.D, **common}).validate()
+    return g, d
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a config dataclass, rejecting unknown keys with a clear message."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise UserError(
+            f"{cls.__name__} has no field(s) {', '.join(unknown)}; "
+            "the checkpoint was written by a newer stylegen: upgrade stylegen"
+        )
+    return cls(**data)

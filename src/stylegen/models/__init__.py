@@ -1,0 +1,7 @@
+"""Networks: StyleGAN2 generator and discriminator (more families join as they land)."""
+
+from stylegen.models.discriminator import Discriminator
+from stylegen.models.mapping import MappingNetwork
+from stylegen.models.stylegan2 import Generator, SynthesisNetwork
+
+__all__ = ["Discriminator", "Generator", "MappingNetwork", "SynthesisNetwork"]

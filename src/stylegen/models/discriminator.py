@@ -1,0 +1,201 @@
+"""StyleGAN2 discriminator (Karras et al. 2020) with class conditioning by projection.
+
+Blocks halve the resolution with FIR-filtered stride-2 convolutions (`resnet`: residual blocks, the
+paper's default; `skip`: an image pyramid fed in at every resolution; `orig`: plain). The 4x4
+epilogue appends minibatch standard deviation (Karras et al. 2018), then a conv and two dense
+layers. A conditional D maps the label c to `cmap` with a small mapping network and outputs the
+projection <out(x), cmap> / sqrt(cmap_dim) (Miyato & Koyama 2018). Names match official snapshots.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from stylegen.config import DiscriminatorConfig
+from stylegen.models.layers import (
+    DEFAULT_RESAMPLE_FILTER,
+    Conv2dLayer,
+    FullyConnectedLayer,
+    MinibatchStdLayer,
+)
+from stylegen.models.mapping import MappingNetwork
+from stylegen.ops import downsample2d, setup_filter
+
+__all__ = ["Discriminator"]
+
+
+class DiscriminatorBlock(nn.Module):
+    def __init__(
+        self,
+        in_channels: int,
+        tmp_channels: int,
+        out_channels: int,
+        resolution: int,
+        img_channels: int,
+        architecture: str = "resnet",
+        activation: str = "lrelu",
+        resample_filter: tuple[int, ...] = DEFAULT_RESAMPLE_FILTER,
+        conv_clamp: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.resolution = resolution
+        self.architecture = architecture
+        self.register_buffer("resample_filter", setup_filter(resample_filter))
+        if in_channels == 0 or architecture == "skip":
+            self.fromrgb = Conv2dLayer(
+                img_channels,
+                tmp_channels,
+                kernel_size=1,
+                activation=activation,
+                conv_clamp=conv_clamp,
+            )
+        self.conv0 = Conv2dLayer(
+            tmp_channels,
+            tmp_channels,
+            kernel_size=3,
+            activation=activation,
+            conv_clamp=conv_clamp,
+        )
+        self.conv1 = Conv2dLayer(
+            tmp_channels,
+            out_channels,
+            kernel_size=3,
+            activation=activation,
+            down=2,
+            resample_filter=resample_filter,
+            conv_clamp=conv_clamp,
+        )
+        if architecture == "resnet":
+            self.skip = Conv2dLayer(
+                tmp_channels,
+                out_channels,
+                kernel_size=1,
+                bias=False,
+                down=2,
+                resample_filter=resample_filter,
+            )
+
+    def forward(
+        self, x: torch.Tensor | None, img: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.in_channels == 0 or self.architecture == "skip":
+            y = self.fromrgb(img)
+            x = y if x is None else x + y
+            img = downsample2d(img, self.resample_filter) if self.architecture == "skip" else None
+        if self.architecture == "resnet":
+            y = self.skip(x, gain=np.sqrt(0.5))
+            x = self.conv0(x)
+            x = self.conv1(x, gain=np.sqrt(0.5))
+            x = y + x
+        else:
+            x = self.conv1(self.conv0(x))
+        return x, img
+
+
+class DiscriminatorEpilogue(nn.Module):
+    def __init__(
+        self,
+        in_channels: int,
+        cmap_dim: int,
+        resolution: int,
+        img_channels: int,
+        architecture: str = "resnet",
+        mbstd_group_size: int = 4,
+        mbstd_num_channels: int = 1,
+        activation: str = "lrelu",
+        conv_clamp: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.cmap_dim = cmap_dim
+        self.architecture = architecture
+        if architecture == "skip":
+            self.fromrgb = Conv2dLayer(img_channels, in_channels, 1, activation=activation)
+        self.mbstd = (
+            MinibatchStdLayer(mbstd_group_size, mbstd_num_channels)
+            if mbstd_num_channels > 0
+            else None
+        )
+        self.conv = Conv2dLayer(
+            in_channels + mbstd_num_channels,
+            in_channels,
+            kernel_size=3,
+            activation=activation,
+            conv_clamp=conv_clamp,
+        )
+        self.fc = FullyConnectedLayer(
+            in_channels * resolution**2, in_channels, activation=activation
+        )
+        self.out = FullyConnectedLayer(in_channels, 1 if cmap_dim == 0 else cmap_dim)
+
+    def forward(
+        self, x: torch.Tensor, img: torch.Tensor | None, cmap: torch.Tensor | None
+    ) -> torch.Tensor:
+        if self.architecture == "skip":
+            x = x + self.fromrgb(img)
+        if self.mbstd is not None:
+            x = self.mbstd(x)
+        x = self.conv(x)
+        x = self.fc(x.flatten(1))
+        x = self.out(x)
+        if self.cmap_dim > 0:
+            x = (x * cmap).sum(dim=1, keepdim=True) * (1 / np.sqrt(self.cmap_dim))
+        return x
+
+
+class Discriminator(nn.Module):
+    """img [N, C, H, W] (and c [N, c_dim]) -> logits [N, 1]."""
+
+    def __init__(self, config: DiscriminatorConfig) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.c_dim = config.c_dim
+        self.img_resolution = config.img_resolution
+        self.img_channels = config.img_channels
+        log2 = int(np.log2(config.img_resolution))
+        self.block_resolutions = [2**i for i in range(log2, 2, -1)]
+        channels = {
+            r: min(config.channel_base // r, config.channel_max)
+            for r in self.block_resolutions + [4]
+        }
+        cmap_dim = channels[4] if config.cmap_dim is None else config.cmap_dim
+        if config.c_dim == 0:
+            cmap_dim = 0
+        common = dict(
+            img_channels=config.img_channels,
+            architecture=config.architecture,
+            conv_clamp=config.conv_clamp,
+        )
+        for res in self.block_resolutions:
+            in_channels = channels[res] if res < config.img_resolution else 0
+            block = DiscriminatorBlock(
+                in_channels, channels[res], channels[res // 2], resolution=res, **common
+            )
+            setattr(self, f"b{res}", block)
+        if config.c_dim > 0:
+            self.mapping = MappingNetwork(
+                z_dim=0,
+                c_dim=config.c_dim,
+                w_dim=cmap_dim,
+                num_ws=None,
+                w_avg_beta=None,
+                num_layers=config.mapping_layers,
+            )
+        self.b4 = DiscriminatorEpilogue(
+            channels[4],
+            cmap_dim=cmap_dim,
+            resolution=4,
+            mbstd_group_size=config.mbstd_group_size,
+            mbstd_num_channels=config.mbstd_num_channels,
+            **common,
+        )
+
+    def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        x = None
+        for res in self.block_resolutions:
+            x, img = getattr(self, f"b{res}")(x, img)
+        cmap = self.mapping(None, c) if self.c_dim > 0 else None
+        return self.b4(x, img, cmap)

@@ -1,0 +1,158 @@
+"""Equalized-learning-rate building blocks shared by StyleGAN2 networks.
+
+Karras et al. (2018, "Progressive Growing of GANs") store weights drawn from N(0, 1) and scale them
+at run time by He's constant, so Adam's per-parameter step sizes act uniformly ("equalized learning
+rate"). `lr_multiplier` shrinks the effective learning rate of a layer (0.01 in the mapping network,
+StyleGAN 2019). Parameter and buffer names match the official StyleGAN2 PyTorch modules so that
+official weights map 1:1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from stylegen.ops import ACTIVATIONS, bias_act, conv2d_resample, setup_filter
+
+__all__ = [
+    "Conv2dLayer",
+    "FullyConnectedLayer",
+    "MinibatchStdLayer",
+    "normalize_2nd_moment",
+]
+
+DEFAULT_RESAMPLE_FILTER = (1, 3, 3, 1)
+
+
+def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
+    """Scale each vector to unit root-mean-square (pixel norm)."""
+    return x * (x.square().mean(dim=dim, keepdim=True) + eps).rsqrt()
+
+
+class FullyConnectedLayer(nn.Module):
+    """Dense layer with equalized learning rate and fused bias + activation."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        activation: str = "linear",
+        lr_multiplier: float = 1.0,
+        bias_init: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.activation = activation
+        self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
+        self.bias = nn.Parameter(torch.full([out_features], float(bias_init))) if bias else None
+        self.weight_gain = lr_multiplier / math.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight.to(x.dtype) * self.weight_gain
+        b = self.bias
+        if b is not None:
+            b = b.to(x.dtype)
+            if self.bias_gain != 1:
+                b = b * self.bias_gain
+        if self.activation == "linear" and b is not None:
+            return torch.addmm(b.unsqueeze(0), x, w.t())
+        return bias_act(x.matmul(w.t()), b, act=self.activation)
+
+    def extra_repr(self) -> str:
+        return f"in={self.in_features}, out={self.out_features}, act={self.activation}"
+
+
+class Conv2dLayer(nn.Module):
+    """Convolution with equalized learning rate, optional FIR up/down-sampling and clamping."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        bias: bool = True,
+        activation: str = "linear",
+        up: int = 1,
+        down: int = 1,
+        resample_filter: tuple[int, ...] = DEFAULT_RESAMPLE_FILTER,
+        conv_clamp: float | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.activation = activation
+        self.up = up
+        self.down = down
+        self.conv_clamp = conv_clamp
+        self.register_buffer("resample_filter", setup_filter(resample_filter))
+        self.padding = kernel_size // 2
+        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
+        self.act_gain = ACTIVATIONS[activation].def_gain
+        weight = torch.randn([out_channels, in_channels, kernel_size, kernel_size])
+        bias_value = torch.zeros([out_channels]) if bias else None
+        if trainable:
+            self.weight = nn.Parameter(weight)
+            self.bias = nn.Parameter(bias_value) if bias else None
+        else:
+            self.register_buffer("weight", weight)
+            self.register_buffer("bias", bias_value)
+
+    def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+        w = self.weight * self.weight_gain
+        b = self.bias.to(x.dtype) if self.bias is not None else None
+        x = conv2d_resample(
+            x,
+            w.to(x.dtype),
+            f=self.resample_filter,
+            up=self.up,
+            down=self.down,
+            padding=self.padding,
+            flip_weight=(self.up == 1),
+        )
+        act_gain = self.act_gain * gain
+        act_clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        return bias_act(x, b, act=self.activation, gain=act_gain, clamp=act_clamp)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in={self.in_channels}, out={self.out_channels}, act={self.activation}, "
+            f"up={self.up}, down={self.down}"
+        )
+
+
+class MinibatchStdLayer(nn.Module):
+    """Append the std-dev of features across a group of samples as extra channels.
+
+    Sample n belongs to group n % (N / G): the batch is viewed as [G, N/G, ...], as in the
+    official code, so results match it exactly for any batch order.
+    """
+
+    def __init__(self, group_size: int, num_channels: int = 1) -> None:
+        super().__init__()
+        self.group_size = group_size
+        self.num_channels = num_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        N, C, H, W = x.shape
+        G = min(self.group_size, N) if self.group_size else N
+        if N % G:
+            raise ValueError(f"batch size {N} is not divisible by the minibatch-std group size {G}")
+        F_ = self.num_channels
+        c = C // F_
+        y = x.reshape(G, -1, F_, c, H, W)
+        y = y - y.mean(dim=0)
+        y = y.square().mean(dim=0)
+        y = (y + 1e-8).sqrt()
+        y = y.mean(dim=[2, 3, 4])
+        y = y.reshape(-1, F_, 1, 1)
+        y = y.repeat(G, 1, H, W)
+        return torch.cat([x, y], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"group_size={self.group_size}, num_channels={self.num_channels}"

@@ -1,0 +1,332 @@
+"""StyleGAN2 synthesis network and generator (Karras et al. 2020, "Analyzing and Improving the
+Image Quality of StyleGAN").
+
+A learned 4x4 constant is refined by two modulated 3x3 convolutions per resolution (the first one
+upsamples), each followed by per-pixel noise with a learned strength; ToRGB layers turn features
+into images. Architectures: `skip` (ToRGB at every resolution, summed after upsampling; the paper's
+generator), `resnet` (residual blocks) and `orig` (ToRGB only at the end). Module, parameter and
+buffer names match the official PyTorch snapshots.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from stylegen.config import GeneratorConfig
+from stylegen.models.layers import (
+    DEFAULT_RESAMPLE_FILTER,
+    Conv2dLayer,
+    FullyConnectedLayer,
+)
+from stylegen.models.mapping import MappingNetwork
+from stylegen.ops import ACTIVATIONS, bias_act, modulated_conv2d, setup_filter, upsample2d
+
+__all__ = ["Generator", "SynthesisNetwork"]
+
+NOISE_MODES = ("random", "const", "none")
+
+# Which modulated-convolution path to use when the caller does not say. Both compute the same
+# maths; the activation-scaling path (False) is faster on CPU because it runs one convolution
+# with a shared weight instead of a grouped one.
+DEFAULT_FUSED_MODCONV = False
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated 3x3 convolution + noise + bias + leaky ReLU."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        kernel_size: int = 3,
+        up: int = 1,
+        use_noise: bool = True,
+        activation: str = "lrelu",
+        resample_filter: tuple[int, ...] = DEFAULT_RESAMPLE_FILTER,
+        conv_clamp: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.resolution = resolution
+        self.up = up
+        self.use_noise = use_noise
+        self.activation = activation
+        self.conv_clamp = conv_clamp
+        self.register_buffer("resample_filter", setup_filter(resample_filter))
+        self.padding = kernel_size // 2
+        self.act_gain = ACTIVATIONS[activation].def_gain
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
+        self.weight = nn.Parameter(
+            torch.randn([out_channels, in_channels, kernel_size, kernel_size])
+        )
+        if use_noise:
+            self.register_buffer("noise_const", torch.randn([resolution, resolution]))
+            self.noise_strength = nn.Parameter(torch.zeros([]))
+        self.bias = nn.Parameter(torch.zeros([out_channels]))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        w: torch.Tensor,
+        noise_mode: str = "random",
+        fused_modconv: bool = DEFAULT_FUSED_MODCONV,
+        gain: float = 1.0,
+    ) -> torch.Tensor:
+        styles = self.affine(w)
+        noise = None
+        if self.use_noise and noise_mode == "random":
+            noise = (
+                torch.randn(
+                    [x.shape[0], 1, self.resolution, self.resolution],
+                    device=x.device,
+                    dtype=x.dtype,
+                )
+                * self.noise_strength
+            )
+        elif self.use_noise and noise_mode == "const":
+            noise = self.noise_const * self.noise_strength
+        x = modulated_conv2d(
+            x,
+            self.weight,
+            styles,
+            noise=noise,
+            up=self.up,
+            padding=self.padding,
+            resample_filter=self.resample_filter,
+            flip_weight=(self.up == 1),
+            fused_modconv=fused_modconv,
+        )
+        act_gain = self.act_gain * gain
+        act_clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        return bias_act(x, self.bias, act=self.activation, gain=act_gain, clamp=act_clamp)
+
+
+class ToRGBLayer(nn.Module):
+    """Modulated 1x1 convolution to image channels, without demodulation."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        kernel_size: int = 1,
+        conv_clamp: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.conv_clamp = conv_clamp
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
+        self.weight = nn.Parameter(
+            torch.randn([out_channels, in_channels, kernel_size, kernel_size])
+        )
+        self.bias = nn.Parameter(torch.zeros([out_channels]))
+        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
+
+    def forward(
+        self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = DEFAULT_FUSED_MODCONV
+    ) -> torch.Tensor:
+        styles = self.affine(w) * self.weight_gain
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
+        return bias_act(x, self.bias, clamp=self.conv_clamp)
+
+
+class SynthesisBlock(nn.Module):
+    """One resolution of the synthesis network: (upsampling conv, conv, ToRGB)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        img_channels: int,
+        is_last: bool,
+        architecture: str = "skip",
+        resample_filter: tuple[int, ...] = DEFAULT_RESAMPLE_FILTER,
+        conv_clamp: float | None = None,
+        use_noise: bool = True,
+    ) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.resolution = resolution
+        self.is_last = is_last
+        self.architecture = architecture
+        self.register_buffer("resample_filter", setup_filter(resample_filter))
+        self.num_conv = 0
+        self.num_torgb = 0
+        layer_kwargs = dict(
+            w_dim=w_dim,
+            resolution=resolution,
+            conv_clamp=conv_clamp,
+            resample_filter=resample_filter,
+            use_noise=use_noise,
+        )
+        if in_channels == 0:
+            self.const = nn.Parameter(torch.randn([out_channels, resolution, resolution]))
+        else:
+            self.conv0 = SynthesisLayer(in_channels, out_channels, up=2, **layer_kwargs)
+            self.num_conv += 1
+        self.conv1 = SynthesisLayer(out_channels, out_channels, **layer_kwargs)
+        self.num_conv += 1
+        if is_last or architecture == "skip":
+            self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, conv_clamp=conv_clamp)
+            self.num_torgb += 1
+        if in_channels != 0 and architecture == "resnet":
+            self.skip = Conv2dLayer(
+                in_channels,
+                out_channels,
+                kernel_size=1,
+                bias=False,
+                up=2,
+                resample_filter=resample_filter,
+            )
+
+    def forward(
+        self,
+        x: torch.Tensor | None,
+        img: torch.Tensor | None,
+        ws: torch.Tensor,
+        noise_mode: str = "random",
+        fused_modconv: bool = DEFAULT_FUSED_MODCONV,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        w_iter = iter(ws.unbind(dim=1))
+        kw = dict(noise_mode=noise_mode, fused_modconv=fused_modconv)
+        if self.in_channels == 0:
+            x = self.const.to(ws.dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            x = self.conv1(x, next(w_iter), **kw)
+        elif self.architecture == "resnet":
+            y = self.skip(x, gain=np.sqrt(0.5))
+            x = self.conv0(x, next(w_iter), **kw)
+            x = self.conv1(x, next(w_iter), gain=np.sqrt(0.5), **kw)
+            x = y + x
+        else:
+            x = self.conv0(x, next(w_iter), **kw)
+            x = self.conv1(x, next(w_iter), **kw)
+
+        if img is not None:
+            img = upsample2d(img, self.resample_filter)
+        if self.is_last or self.architecture == "skip":
+            y = self.torgb(x, next(w_iter), fused_modconv=fused_modconv)
+            img = y if img is None else img + y
+        return x, img
+
+
+class SynthesisNetwork(nn.Module):
+    """ws [N, num_ws, w_dim] -> image [N, C, H, W]."""
+
+    def __init__(
+        self,
+        w_dim: int,
+        img_resolution: int,
+        img_channels: int,
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        architecture: str = "skip",
+        conv_clamp: float | None = None,
+        use_noise: bool = True,
+    ) -> None:
+        super().__init__()
+        self.w_dim = w_dim
+        self.img_resolution = img_resolution
+        self.img_channels = img_channels
+        log2 = int(np.log2(img_resolution))
+        self.block_resolutions = [2**i for i in range(2, log2 + 1)]
+        channels = {r: min(channel_base // r, channel_max) for r in self.block_resolutions}
+        self.num_ws = 0
+        for res in self.block_resolutions:
+            in_channels = channels[res // 2] if res > 4 else 0
+            is_last = res == img_resolution
+            block = SynthesisBlock(
+                in_channels,
+                channels[res],
+                w_dim=w_dim,
+                resolution=res,
+                img_channels=img_channels,
+                is_last=is_last,
+                architecture=architecture,
+                conv_clamp=conv_clamp,
+                use_noise=use_noise,
+            )
+            self.num_ws += block.num_conv
+            if is_last:
+                self.num_ws += block.num_torgb
+            setattr(self, f"b{res}", block)
+
+    def forward(
+        self,
+        ws: torch.Tensor,
+        noise_mode: str = "random",
+        fused_modconv: bool = DEFAULT_FUSED_MODCONV,
+    ) -> torch.Tensor:
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"noise_mode {noise_mode!r} must be one of {NOISE_MODES}")
+        assert ws.ndim == 3 and ws.shape[1:] == (self.num_ws, self.w_dim), ws.shape
+        ws = ws.to(torch.float32)
+        x = img = None
+        w_idx = 0
+        for res in self.block_resolutions:
+            block = getattr(self, f"b{res}")
+            # A block's ToRGB shares its w with the next block's first conv.
+            block_ws = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
+            w_idx += block.num_conv
+            x, img = block(x, img, block_ws, noise_mode=noise_mode, fused_modconv=fused_modconv)
+        return img
+
+
+class Generator(nn.Module):
+    """StyleGAN2 generator: mapping (z, c) -> ws, synthesis ws -> image in [-1, 1] (unclamped)."""
+
+    def __init__(self, config: GeneratorConfig) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.z_dim = config.z_dim
+        self.c_dim = config.c_dim
+        self.w_dim = config.w_dim
+        self.img_resolution = config.img_resolution
+        self.img_channels = config.img_channels
+        self.synthesis = SynthesisNetwork(
+            w_dim=config.w_dim,
+            img_resolution=config.img_resolution,
+            img_channels=config.img_channels,
+            channel_base=config.channel_base,
+            channel_max=config.channel_max,
+            architecture=config.architecture,
+            conv_clamp=config.conv_clamp,
+            use_noise=config.use_noise,
+        )
+        self.num_ws = self.synthesis.num_ws
+        self.mapping = MappingNetwork(
+            z_dim=config.z_dim,
+            c_dim=config.c_dim,
+            w_dim=config.w_dim,
+            num_ws=self.num_ws,
+            num_layers=config.mapping_layers,
+            lr_multiplier=config.mapping_lr_multiplier,
+            w_avg_beta=config.w_avg_beta,
+        )
+
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+        update_emas: bool = False,
+        noise_mode: str = "random",
+        fused_modconv: bool = DEFAULT_FUSED_MODCONV,
+    ) -> torch.Tensor:
+        ws = self.mapping(
+            z,
+            c,
+            truncation_psi=truncation_psi,
+            truncation_cutoff=truncation_cutoff,
+            update_emas=update_emas,
+        )
+        return self.synthesis(ws, noise_mode=noise_mode, fused_modconv=fused_modconv)

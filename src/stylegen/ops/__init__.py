@@ -1,0 +1,21 @@
+"""Pure-PyTorch kernels of StyleGAN2/3: FIR resampling, bias+activation, modulated convolution.
+
+Everything here is differentiable and runs on any device PyTorch supports; nothing is compiled.
+"""
+
+from stylegen.ops.bias_act import ACTIVATIONS, bias_act
+from stylegen.ops.conv2d_resample import conv2d_resample
+from stylegen.ops.modulated_conv2d import modulated_conv2d
+from stylegen.ops.upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
+
+__all__ = [
+    "ACTIVATIONS",
+    "bias_act",
+    "conv2d_resample",
+    "downsample2d",
+    "filter2d",
+    "modulated_conv2d",
+    "setup_filter",
+    "upfirdn2d",
+    "upsample2d",
+]
