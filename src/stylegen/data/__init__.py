@@ -1,0 +1,25 @@
+"""Datasets: folders and zips of images, built-in datasets, and the dataset preparation tool.
+
+See datasets.py (the StyleGAN2-ADA dataset interface), builtin.py (Fashion-MNIST, Noto emoji) and
+prepare.py (crop/resize/pack into the official zip layout with dataset.json).
+"""
+
+from stylegen.data.builtin import BUILTIN_DATASETS, open_builtin
+from stylegen.data.datasets import (
+    ImageDataset,
+    ImageFolderDataset,
+    InMemoryDataset,
+    open_dataset,
+)
+from stylegen.data.prepare import TRANSFORMS, convert_dataset
+
+__all__ = [
+    "BUILTIN_DATASETS",
+    "TRANSFORMS",
+    "ImageDataset",
+    "ImageFolderDataset",
+    "InMemoryDataset",
+    "convert_dataset",
+    "open_builtin",
+    "open_dataset",
+]

@@ -1,0 +1,621 @@
+"""Image datasets for training and metrics: a folder or .zip of images, or arrays held in memory.
+
+The interface follows the dataset class of StyleGAN2-ADA (Karras et al., 2020, "Training Generative
+Adversarial Networks with Limited Data") so that training code written for it feels at home:
+`dataset[i]` is `(image, label)` with `image` a uint8 numpy array [C, H, W] and `label` a float32
+array ([label_dim], one-hot for class labels, or shape [0] when labels are off); `xflip=True`
+doubles the length with mirrored copies; `max_size` keeps a random subset chosen by `random_seed`.
+
+Labels come from `dataset.json` in the official layout `{"labels": [["dir/img.png", 3], ...]}`
+(`labels="json"`) or from the name of each image's top-level sub-folder (`labels="folders"`).
+
+`ImageSource` (folder or zip listing and reading) and `pil_to_uint8` are shared with `prepare.py`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from stylegen.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+LABEL_SOURCES = ("json", "folders")
+LABELS_FILE = "dataset.json"
+
+# Pillow modes holding one grey channel; every other mode becomes RGB (alpha is dropped).
+GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_WIDE_GRAY_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+
+# Errors Pillow raises on files it cannot parse or that end early.
+_DECODE_ERRORS = (
+    UnidentifiedImageError,
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    Image.DecompressionBombError,
+)
+
+
+def uniform_hint(path: str | os.PathLike, resolution: int | str = "N") -> str:
+    """The fix we suggest whenever images are not uniform square power-of-two images."""
+    return (
+        f"run `stylegen dataset --source {path} --dest out.zip --resolution {resolution}` "
+        "to make them uniform"
+    )
+
+
+def is_power_of_two_resolution(res: int) -> bool:
+    """StyleGAN synthesis doubles resolution from 4x4, so sizes must be 4, 8, 16, ..."""
+    return res >= 4 and (res & (res - 1)) == 0
+
+
+def channels_of_mode(mode: str) -> int:
+    """Number of channels a Pillow mode becomes in a dataset: 1 for grey, 3 for everything else."""
+    return 1 if mode in GRAY_MODES else 3
+
+
+def pil_to_uint8(img: Image.Image, num_channels: int) -> np.ndarray:
+    """Convert a Pillow image to uint8 [H, W, C] with C = num_channels (1 or 3).
+
+    16-bit and float grey images are scaled to 8 bits instead of clipped (Pillow's convert('L')
+    would clip 16-bit values); alpha is dropped.
+    """
+    if img.mode in _WIDE_GRAY_MODES:
+        arr = np.asarray(img, dtype=np.float64)
+        if img.mode != "F":
+            arr = arr / 257.0  # 65535 -> 255
+        gray = np.clip(np.rint(arr), 0, 255).astype(np.uint8)[:, :, None]
+        return gray if num_channels == 1 else np.repeat(gray, 3, axis=2)
+    target = "L" if num_channels == 1 else "RGB"
+    arr = np.asarray(img.convert(target), dtype=np.uint8)
+    return arr[:, :, None] if arr.ndim == 2 else arr
+
+
+class BadImageError(Exception):
+    """An image file that cannot be read; the message says why."""
+
+
+def _tail_is_complete(fp: Any, fmt: str | None, size: int) -> bool:
+    """Cheap check that a file was not cut short, without decoding pixels.
+
+    PNG ends with an IEND chunk, JPEG with an EOI marker (FF D9, which cannot occur inside
+    entropy-coded data), and a WebP RIFF header states the file length. Only the last few KiB are
+    read, so a folder of large photos is scanned quickly.
+    """
+    if fmt == "WEBP":
+        fp.seek(4)
+        riff_len = int.from_bytes(fp.read(4), "little")
+        return size >= riff_len + 8
+    if fmt not in ("PNG", "JPEG"):
+        return True
+    window = min(size, 4096)
+    fp.seek(size - window)
+    tail = fp.read(window)
+    return (b"IEND" in tail) if fmt == "PNG" else (b"\xff\xd9" in tail)
+
+
+def _probe(fp: Any) -> tuple[tuple[int, int], str]:
+    """Read an image header and check its end: ((width, height), mode) or raise BadImageError."""
+    try:
+        with Image.open(fp) as img:
+            size, mode, fmt = img.size, img.mode, img.format
+    except _DECODE_ERRORS as e:
+        raise BadImageError(f"not a readable image ({e})") from e
+    fp.seek(0, os.SEEK_END)
+    if not _tail_is_complete(fp, fmt, fp.tell()):
+        raise BadImageError(f"truncated {fmt} file")
+    return size, mode
+
+
+def _is_listed_image(name: str) -> bool:
+    """Image files by extension, skipping hidden files and macOS resource forks in zips."""
+    parts = name.split("/")
+    if any(p.startswith(".") or p == "__MACOSX" for p in parts):
+        return False
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+class ImageSource:
+    """A folder (searched recursively) or a .zip of images, addressed by relative POSIX names.
+
+    The zip handle is opened lazily and dropped when pickled, so DataLoader workers each open their
+    own (a zipfile object cannot be shared between processes).
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise UserError(
+                f"dataset path '{self.path}' does not exist: give a folder or .zip of images"
+            )
+        self.is_zip = self.path.is_file()
+        if self.is_zip and not zipfile.is_zipfile(self.path):
+            raise UserError(
+                f"dataset path '{self.path}' is neither a folder nor a .zip archive: "
+                "give a folder or .zip of .png/.jpg/.webp images"
+            )
+        self._zip: zipfile.ZipFile | None = None
+        self._all_names = self._list_all()
+
+    def _list_all(self) -> list[str]:
+        if self.is_zip:
+            return sorted(n for n in self._zipfile().namelist() if not n.endswith("/"))
+        names = []
+        for root, dirs, files in os.walk(self.path, followlinks=True):
+            dirs.sort()
+            rel_root = Path(root).relative_to(self.path)
+            names.extend((rel_root / f).as_posix() for f in files)
+        return sorted(n.removeprefix("./") for n in names)
+
+    def _zipfile(self) -> zipfile.ZipFile:
+        if self._zip is None:
+            self._zip = zipfile.ZipFile(self.path)
+        return self._zip
+
+    def image_names(self) -> list[str]:
+        """Sorted relative names of every image file."""
+        return [n for n in self._all_names if _is_listed_image(n)]
+
+    def has(self, name: str) -> bool:
+        return name in self._all_names
+
+    def open_file(self, name: str) -> Any:
+        """A seekable binary file object for one member."""
+        if self.is_zip:
+            return io.BytesIO(self._zipfile().read(name))
+        return open(self.path / name, "rb")  # noqa: SIM115 (callers close it)
+
+    def read_json(self, name: str) -> Any:
+        try:
+            with self.open_file(name) as f:
+                return json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise UserError(
+                f"'{self.describe(name)}' is not valid JSON ({e}): fix or remove it"
+            ) from e
+
+    def probe(self, name: str) -> tuple[tuple[int, int], str]:
+        """((width, height), mode) of an image without decoding it; raises BadImageError."""
+        try:
+            with self.open_file(name) as f:
+                return _probe(f)
+        except (OSError, zipfile.BadZipFile) as e:
+            raise BadImageError(f"cannot read file ({e})") from e
+
+    def load(self, name: str) -> Image.Image:
+        """Fully decode one image; raises BadImageError."""
+        try:
+            with self.open_file(name) as f:
+                img = Image.open(f)
+                img.load()
+                return img
+        except (*_DECODE_ERRORS, zipfile.BadZipFile) as e:
+            raise BadImageError(f"cannot decode image ({e})") from e
+
+    def describe(self, name: str) -> str:
+        """How to name a member in messages: path/to/folder/name or archive.zip:name."""
+        return f"{self.path}:{name}" if self.is_zip else str(self.path / name)
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+            self._zip = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_zip": None}
+
+
+def scan_images(
+    source: ImageSource, names: list[str], *, skip_bad: bool
+) -> tuple[list[str], list[tuple[int, int]], list[str], list[str]]:
+    """Probe every image: (good names, their sizes, their modes, bad names).
+
+    Without skip_bad the first bad file raises a UserError naming it; with skip_bad bad files are
+    returned separately and the caller reports how many were skipped.
+    """
+    good, sizes, modes, bad = [], [], [], []
+    for name in names:
+        try:
+            size, mode = source.probe(name)
+        except BadImageError as e:
+            if not skip_bad:
+                raise UserError(
+                    f"bad image '{source.describe(name)}': {e}; "
+                    "delete it, or skip bad files with skip_bad=True (--skip-bad)"
+                ) from e
+            bad.append(name)
+            continue
+        good.append(name)
+        sizes.append(size)
+        modes.append(mode)
+    return good, sizes, modes, bad
+
+
+def json_labels(source: ImageSource, names: list[str]) -> tuple[np.ndarray, list[str] | None]:
+    """Labels for `names` from dataset.json: int64 [N] class indices or float32 [N, D] vectors."""
+    where = source.describe(LABELS_FILE)
+    fix = (
+        f'add {LABELS_FILE} as {{"labels": [["dir/img.png", 3], ...]}}, '
+        "use labels='folders', or turn labels off"
+    )
+    if not source.has(LABELS_FILE):
+        raise UserError(f"labels were requested but '{source.path}' has no {LABELS_FILE}: {fix}")
+    meta = source.read_json(LABELS_FILE)
+    entries = meta.get("labels") if isinstance(meta, dict) else None
+    if entries is None:
+        raise UserError(f"labels were requested but '{where}' has no labels (null): {fix}")
+    try:
+        table = {str(fname).replace("\\", "/"): label for fname, label in entries}
+    except (TypeError, ValueError) as e:
+        raise UserError(f"'{where}' labels must be a list of [name, label] pairs: {fix}") from e
+    missing = [n for n in names if n not in table]
+    if missing:
+        raise UserError(
+            f"labels were requested but {len(missing)} image(s) have no entry in '{where}' "
+            f"(first: '{missing[0]}'): add them or turn labels off"
+        )
+    try:
+        raw = np.array([table[n] for n in names])
+    except ValueError as e:
+        raise UserError(f"'{where}' labels must all have the same shape: {e}") from e
+    if raw.ndim == 1 and np.issubdtype(raw.dtype, np.integer) and raw.min() >= 0:
+        labels = raw.astype(np.int64)
+    elif raw.ndim == 2 and np.issubdtype(raw.dtype, np.number):
+        labels = raw.astype(np.float32)
+    else:
+        raise UserError(
+            f"'{where}' labels must be class indices >= 0 or equal-length number lists: {fix}"
+        )
+    class_names = meta.get("class_names")
+    if not (isinstance(class_names, list) and all(isinstance(c, str) for c in class_names)):
+        class_names = None
+    if class_names is not None and labels.ndim == 1 and len(class_names) <= labels.max():
+        class_names = None  # inconsistent names are ignored rather than trusted
+    return labels, class_names
+
+
+def folder_labels(source: ImageSource, names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Class index of each image from its top-level sub-folder; classes are sorted folder names."""
+    top = [n.split("/", 1)[0] if "/" in n else None for n in names]
+    loose = [n for n, t in zip(names, top) if t is None]
+    if loose:
+        raise UserError(
+            f"labels='folders' needs every image inside a class sub-folder of '{source.path}', "
+            f"but {len(loose)} are at the top level (first: '{loose[0]}'): move them into folders"
+        )
+    class_names = sorted(set(top))
+    index = {c: i for i, c in enumerate(class_names)}
+    return np.array([index[t] for t in top], dtype=np.int64), class_names
+
+
+class ImageDataset(torch.utils.data.Dataset):
+    """Shared behaviour of every dataset: label handling, x-flip, random subset, properties.
+
+    Subclasses give the raw image count and shape and implement `_load_raw_image(raw_idx)`.
+    `raw_labels` is None (unlabeled), int64 class indices [N] or float32 vectors [N, D].
+    """
+
+    def __init__(
+        self,
+        name: str,
+        raw_shape: tuple[int, int, int, int],
+        raw_labels: np.ndarray | None,
+        *,
+        class_names: list[str] | None = None,
+        use_labels: bool = False,
+        max_size: int | None = None,
+        xflip: bool = False,
+        random_seed: int = 0,
+    ) -> None:
+        self._name = name
+        self._raw_shape = tuple(int(s) for s in raw_shape)
+        self._check_shape()
+        if use_labels and raw_labels is None:
+            raise UserError(f"dataset '{name}' has no labels: turn labels off (use_labels=False)")
+        self.class_names = class_names if use_labels else None
+        self._label_matrix = self._make_label_matrix(raw_labels if use_labels else None)
+
+        raw_idx = np.arange(self._raw_shape[0], dtype=np.int64)
+        if max_size is not None:
+            if not isinstance(max_size, (int, np.integer)) or max_size < 1:
+                raise UserError(f"max_size must be a positive integer, got {max_size!r}")
+            if max_size < raw_idx.size:
+                # A seeded random subset, kept in file order so runs are reproducible.
+                rng = np.random.default_rng(random_seed)
+                raw_idx = np.sort(rng.choice(raw_idx.size, size=int(max_size), replace=False))
+        flips = np.zeros(raw_idx.size, dtype=bool)
+        if xflip:
+            raw_idx = np.concatenate([raw_idx, raw_idx])
+            flips = np.concatenate([flips, np.ones_like(flips)])
+        self._raw_idx = raw_idx
+        self._xflip = flips
+
+    def _check_shape(self) -> None:
+        n, c, h, w = self._raw_shape
+        if n == 0:
+            raise UserError(f"dataset '{self._name}' has no images")
+        if c not in (1, 3):
+            raise UserError(f"dataset '{self._name}' has {c} channels; only 1 (grey) or 3 (RGB)")
+        if h != w or not is_power_of_two_resolution(h):
+            raise UserError(
+                f"dataset '{self._name}' has {w}x{h} images but needs square power-of-two images "
+                "(4, 8, ..., 1024)"
+            )
+
+    def _make_label_matrix(self, raw_labels: np.ndarray | None) -> np.ndarray:
+        n = self._raw_shape[0]
+        if raw_labels is None:
+            return np.zeros([n, 0], dtype=np.float32)
+        raw_labels = np.asarray(raw_labels)
+        if raw_labels.ndim == 2:
+            return raw_labels.astype(np.float32)
+        num_classes = int(raw_labels.max()) + 1
+        if self.class_names is not None:
+            num_classes = max(num_classes, len(self.class_names))
+        onehot = np.zeros([n, num_classes], dtype=np.float32)
+        onehot[np.arange(n), raw_labels.astype(np.int64)] = 1.0
+        return onehot
+
+    def _load_raw_image(self, raw_idx: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return int(self._raw_idx.size)
+
+    def __getitem__(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
+        raw_idx = int(self._raw_idx[idx])
+        image = self._load_raw_image(raw_idx)
+        if self._xflip[idx]:
+            image = image[:, :, ::-1]
+        # Always a fresh writable array: callers may modify it, and in-memory data must not change.
+        return image.copy(), self._label_matrix[raw_idx].copy()
+
+    def get_label(self, idx: int) -> np.ndarray:
+        """Label of item idx (after subset and flip mapping): float32 [label_dim]."""
+        return self._label_matrix[int(self._raw_idx[idx])].copy()
+
+    def get_details(self, idx: int) -> tuple[int, bool]:
+        """(index of the underlying raw image, whether item idx is mirrored)."""
+        return int(self._raw_idx[idx]), bool(self._xflip[idx])
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def image_shape(self) -> list[int]:
+        return list(self._raw_shape[1:])
+
+    @property
+    def num_channels(self) -> int:
+        return self._raw_shape[1]
+
+    @property
+    def resolution(self) -> int:
+        return self._raw_shape[2]
+
+    @property
+    def label_shape(self) -> list[int]:
+        return [self._label_matrix.shape[1]]
+
+    @property
+    def label_dim(self) -> int:
+        return self._label_matrix.shape[1]
+
+    @property
+    def has_labels(self) -> bool:
+        return self.label_dim > 0
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(name={self.name!r}, len={len(self)}, "
+            f"shape={self.image_shape}, label_dim={self.label_dim})"
+        )
+
+
+class InMemoryDataset(ImageDataset):
+    """A dataset whose images are a uint8 array [N, C, H, W] held in memory (built-in datasets)."""
+
+    def __init__(
+        self,
+        name: str,
+        images: np.ndarray,
+        labels: np.ndarray | None = None,
+        *,
+        class_names: list[str] | None = None,
+        use_labels: bool = False,
+        max_size: int | None = None,
+        xflip: bool = False,
+        random_seed: int = 0,
+    ) -> None:
+        if images.dtype != np.uint8 or images.ndim != 4:
+            raise ValueError(
+                f"images must be uint8 [N, C, H, W], got {images.dtype} {images.shape}"
+            )
+        self._images = images
+        super().__init__(
+            name,
+            images.shape,
+            labels,
+            class_names=class_names,
+            use_labels=use_labels,
+            max_size=max_size,
+            xflip=xflip,
+            random_seed=random_seed,
+        )
+
+    def _load_raw_image(self, raw_idx: int) -> np.ndarray:
+        return self._images[raw_idx]
+
+
+@dataclass(frozen=True)
+class _ScanResult:
+    names: list[str]
+    shape: tuple[int, int, int, int]
+    num_skipped: int
+
+
+def _scan_folder(source: ImageSource, skip_bad: bool) -> _ScanResult:
+    """List and probe the images of a source and check they are uniform."""
+    names = source.image_names()
+    if not names:
+        raise UserError(
+            f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in '{source.path}': "
+            "point to a folder or .zip that holds them"
+        )
+    good, sizes, modes, bad = scan_images(source, names, skip_bad=skip_bad)
+    if bad:
+        logger.warning(
+            "skipped %d unreadable image(s) in %s (first: %s)", len(bad), source.path, bad[0]
+        )
+    if not good:
+        raise UserError(f"none of the {len(names)} images in '{source.path}' can be read")
+    hint = uniform_hint(source.path)
+    size_set = sorted(set(sizes))
+    if len(size_set) > 1:
+        a = good[sizes.index(size_set[0])]
+        b = good[sizes.index(size_set[-1])]
+        raise UserError(
+            f"images in '{source.path}' have mixed resolutions ({size_set[0][0]}x{size_set[0][1]} "
+            f"in '{a}', {size_set[-1][0]}x{size_set[-1][1]} in '{b}'): {hint}"
+        )
+    channels = [channels_of_mode(m) for m in modes]
+    if len(set(channels)) > 1:
+        a, b = good[channels.index(1)], good[channels.index(3)]
+        raise UserError(
+            f"images in '{source.path}' mix grey and colour ('{a}' is grey, '{b}' is RGB): {hint}"
+        )
+    w, h = size_set[0]
+    if w != h or not is_power_of_two_resolution(w):
+        raise UserError(
+            f"images in '{source.path}' are {w}x{h}; training needs square power-of-two images "
+            f"(4, 8, ..., 1024): {uniform_hint(source.path, _nearest_power_of_two(min(w, h)))}"
+        )
+    return _ScanResult(good, (len(good), channels[0], h, w), len(bad))
+
+
+def _nearest_power_of_two(n: int) -> int:
+    """Largest power of two <= n (at least 4), the resolution we suggest for odd sizes."""
+    return max(4, 1 << (max(n, 1).bit_length() - 1))
+
+
+class ImageFolderDataset(ImageDataset):
+    """Images in a folder (recursive) or a .zip: PNG, JPEG or WebP, all of one square size.
+
+    Headers are checked in __init__ (size, mode and an intact end of file, without decoding pixels);
+    pixels are decoded on access. Grey images give 1 channel, everything else 3 (alpha dropped).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        use_labels: bool = False,
+        labels: str = "json",
+        max_size: int | None = None,
+        xflip: bool = False,
+        skip_bad: bool = False,
+        random_seed: int = 0,
+    ) -> None:
+        if labels not in LABEL_SOURCES:
+            raise UserError(f"labels must be one of {', '.join(LABEL_SOURCES)}, got '{labels}'")
+        self._source = ImageSource(path)
+        scan = _scan_folder(self._source, skip_bad)
+        self._names = scan.names
+        self.num_skipped = scan.num_skipped
+        raw_labels, class_names = None, None
+        if use_labels:
+            if labels == "json":
+                raw_labels, class_names = json_labels(self._source, self._names)
+            else:
+                raw_labels, class_names = folder_labels(self._source, self._names)
+        name = self._source.path.stem if self._source.is_zip else self._source.path.name
+        super().__init__(
+            name,
+            scan.shape,
+            raw_labels,
+            class_names=class_names,
+            use_labels=use_labels,
+            max_size=max_size,
+            xflip=xflip,
+            random_seed=random_seed,
+        )
+        logger.info(
+            "opened %s: %d images, %s, label_dim %d",
+            self._source.path,
+            len(self._names),
+            "x".join(map(str, self.image_shape)),
+            self.label_dim,
+        )
+
+    @property
+    def path(self) -> Path:
+        return self._source.path
+
+    def image_name(self, raw_idx: int) -> str:
+        """Relative name of a raw image, e.g. 'cats/001.png'."""
+        return self._names[raw_idx]
+
+    def _load_raw_image(self, raw_idx: int) -> np.ndarray:
+        name = self._names[raw_idx]
+        try:
+            img = self._source.load(name)
+        except BadImageError as e:
+            raise UserError(
+                f"bad image '{self._source.describe(name)}': {e}; "
+                "delete it, or skip bad files with skip_bad=True (--skip-bad)"
+            ) from e
+        arr = pil_to_uint8(img, self.num_channels).transpose(2, 0, 1)
+        if list(arr.shape) != self.image_shape:
+            raise UserError(
+                f"image '{self._source.describe(name)}' decoded to {arr.shape}, expected "
+                f"{tuple(self.image_shape)}: {uniform_hint(self._source.path, self.resolution)}"
+            )
+        return arr
+
+    def close(self) -> None:
+        self._source.close()
+
+
+def open_dataset(
+    spec: str | os.PathLike,
+    *,
+    use_labels: bool = False,
+    labels: str = "json",
+    max_size: int | None = None,
+    xflip: bool = False,
+    skip_bad: bool = False,
+    random_seed: int = 0,
+) -> ImageDataset:
+    """Open a built-in dataset by name ('fashion-mnist', 'emoji') or a folder / .zip of images.
+
+    `labels` and `skip_bad` only matter for folders and zips; built-ins carry their own labels.
+    An existing path wins over a built-in name, so a folder called 'emoji' can still be opened.
+    """
+    # Imported here because builtin.py builds on this module's classes.
+    from stylegen.data.builtin import BUILTIN_DATASETS, open_builtin
+
+    common = dict(use_labels=use_labels, max_size=max_size, xflip=xflip, random_seed=random_seed)
+    path = Path(spec)
+    if not path.exists():
+        if str(spec) in BUILTIN_DATASETS:
+            return open_builtin(str(spec), **common)
+        raise UserError(
+            f"dataset '{spec}' is neither an existing folder or .zip nor a built-in dataset "
+            f"({', '.join(BUILTIN_DATASETS)})"
+        )
+    return ImageFolderDataset(path, labels=labels, skip_bad=skip_bad, **common)
