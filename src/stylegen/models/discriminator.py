@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from stylegen.config import DiscriminatorConfig
+from stylegen.models.base import ConfiguredModule
 from stylegen.models.layers import (
     DEFAULT_RESAMPLE_FILTER,
     Conv2dLayer,
@@ -145,7 +146,7 @@ class DiscriminatorEpilogue(nn.Module):
         return x
 
 
-class Discriminator(nn.Module):
+class Discriminator(ConfiguredModule):
     """img [N, C, H, W] (and c [N, c_dim]) -> logits [N, 1]."""
 
     def __init__(self, config: DiscriminatorConfig) -> None:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from stylegen.config import GeneratorConfig
+from stylegen.models.base import ConfiguredModule
 from stylegen.models.layers import (
     DEFAULT_RESAMPLE_FILTER,
     Conv2dLayer,
@@ -279,7 +280,7 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
-class Generator(nn.Module):
+class Generator(ConfiguredModule):
     """StyleGAN2 generator: mapping (z, c) -> ws, synthesis ws -> image in [-1, 1] (unclamped)."""
 
     def __init__(self, config: GeneratorConfig) -> None:

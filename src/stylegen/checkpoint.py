@@ -1,0 +1,160 @@
+"""Safe checkpoints: a folder with `config.json` and `model.safetensors`.
+
+`config.json` names the model class (from the registry, never an import path), its config
+dataclass as JSON, the stylegen version and the format version; `model.safetensors` holds every
+parameter and buffer. Loading executes nothing from the files. Saving writes a temporary folder
+next to the target and renames it into place, so a crash never leaves a half-written checkpoint.
+Training state for resume lives beside it (see training/loop.py) and is read with
+`torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from stylegen.config import config_from_dict, config_to_dict
+from stylegen.errors import UserError
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "load", "read_config", "resolve", "save"]
+
+FORMAT = "stylegen-checkpoint"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def save(model: nn.Module, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
+    """Write `model` to the folder `path` atomically, replacing what was there."""
+    from stylegen import __version__
+    from stylegen.models.registry import name_of
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "stylegen_version": __version__,
+        "model_class": name_of(model),
+        "config": config_to_dict(model.config),
+        "metadata": metadata or {},
+    }
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(tensors, tmp / WEIGHTS_FILE, metadata={"format": FORMAT})
+        (tmp / CONFIG_FILE).write_text(json.dumps(doc, indent=2) + "\n")
+        _fsync_dir(tmp)
+        _replace_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    for f in folder.iterdir():
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    """Move folder `src` to `dst`; an existing `dst` is swapped out first, then removed."""
+    if not dst.exists():
+        os.replace(src, dst)
+        return
+    old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+    os.replace(dst, old)
+    os.replace(src, dst)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def resolve(path: str | os.PathLike) -> Path:
+    """Find the checkpoint folder for `path`: itself, or the newest snapshot of a run folder."""
+    path = Path(path)
+    if path.suffix == ".pkl":
+        raise UserError(
+            f"{path} is a pickle (official StyleGAN snapshot?); convert it first with "
+            f"`stylegen convert {path} OUTDIR`, then pass OUTDIR"
+        )
+    if not path.exists():
+        raise UserError(
+            f"network {path} does not exist; pass a checkpoint folder or a run folder "
+            "written by `stylegen train` (e.g. runs/00000-fashion-mnist-cpu32)"
+        )
+    if not path.is_dir():
+        raise UserError(f"network {path} is a file; pass the checkpoint folder that contains it")
+    if (path / CONFIG_FILE).exists():
+        return path
+    snapshots = sorted(p for p in path.glob("snapshot-*") if (p / CONFIG_FILE).exists())
+    if snapshots:
+        return snapshots[-1]
+    raise UserError(
+        f"{path} has no {CONFIG_FILE}: it is neither a checkpoint nor a run folder with snapshots"
+    )
+
+
+def read_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a checkpoint's config.json."""
+    folder = resolve(path)
+    try:
+        doc = json.loads((folder / CONFIG_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(
+            f"{folder / CONFIG_FILE} is not readable JSON ({exc}); re-save it"
+        ) from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise UserError(f"{folder / CONFIG_FILE} is not a stylegen checkpoint config")
+    version = doc.get("format_version")
+    if version != FORMAT_VERSION:
+        raise UserError(
+            f"checkpoint {folder} has format version {version!r}, this stylegen reads "
+            f"version {FORMAT_VERSION}; upgrade stylegen"
+        )
+    return doc
+
+
+def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild the model saved in `path` (a checkpoint or run folder); returns it in eval mode."""
+    from stylegen.models.registry import lookup
+
+    folder = resolve(path)
+    doc = read_config(folder)
+    entry = lookup(doc.get("model_class", ""))
+    config = config_from_dict(entry.config_cls, doc.get("config", {}))
+    weights = folder / WEIGHTS_FILE
+    if not weights.exists():
+        raise UserError(f"{weights} is missing; the checkpoint is incomplete, re-save it")
+    try:
+        tensors = load_file(weights)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise UserError(
+            f"{weights} is truncated or corrupt ({exc}); use another snapshot or re-save it"
+        ) from None
+    model = entry.cls(config)
+    missing, unexpected = _check_keys(model, tensors)
+    if missing or unexpected:
+        raise UserError(
+            f"{weights} does not match {doc['model_class']}: missing {missing[:3]}, "
+            f"unexpected {unexpected[:3]}; the file was edited or belongs to another model"
+        )
+    model.load_state_dict(tensors)
+    model.checkpoint_metadata = doc.get("metadata", {})
+    return model.to(device).eval().requires_grad_(False)
+
+
+def _check_keys(model: nn.Module, tensors: dict[str, torch.Tensor]) -> tuple[list, list]:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    bad_shape = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
+    return missing + bad_shape, unexpected
