@@ -1,0 +1,1 @@
+"""Training: losses, augmentation, EMA, statistics and the training loop."""
