@@ -89,36 +89,48 @@ class BadImageError(Exception):
     """An image file that cannot be read; the message says why."""
 
 
-def _tail_is_complete(fp: Any, fmt: str | None, size: int) -> bool:
-    """Cheap check that a file was not cut short, without decoding pixels.
+def _sniff_format(head: bytes) -> str | None:
+    """Container format from the first bytes, for the formats whose end we can check."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith(b"\xff\xd8"):
+        return "JPEG"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def _tail_is_complete(fp: Any) -> tuple[str | None, bool]:
+    """(format, whether the file is complete): a cheap check that needs no pixel decoding.
 
     PNG ends with an IEND chunk, JPEG with an EOI marker (FF D9, which cannot occur inside
-    entropy-coded data), and a WebP RIFF header states the file length. Only the last few KiB are
-    read, so a folder of large photos is scanned quickly.
+    entropy-coded data), and a WebP RIFF header states the file length. Only the first 12 bytes
+    and the last 4 KiB are read, so a folder of large photos is scanned quickly.
     """
+    head = fp.read(12)
+    fmt = _sniff_format(head)
+    size = fp.seek(0, os.SEEK_END)
     if fmt == "WEBP":
-        fp.seek(4)
-        riff_len = int.from_bytes(fp.read(4), "little")
-        return size >= riff_len + 8
-    if fmt not in ("PNG", "JPEG"):
-        return True
+        return fmt, size >= int.from_bytes(head[4:8], "little") + 8
+    if fmt is None:
+        return fmt, True
     window = min(size, 4096)
     fp.seek(size - window)
     tail = fp.read(window)
-    return (b"IEND" in tail) if fmt == "PNG" else (b"\xff\xd9" in tail)
+    return fmt, (b"IEND" in tail) if fmt == "PNG" else (b"\xff\xd9" in tail)
 
 
 def _probe(fp: Any) -> tuple[tuple[int, int], str]:
-    """Read an image header and check its end: ((width, height), mode) or raise BadImageError."""
+    """Check an image's end and read its header: ((width, height), mode) or raise BadImageError."""
+    fmt, complete = _tail_is_complete(fp)
+    if not complete:
+        raise BadImageError(f"truncated {fmt} file")
+    fp.seek(0)
     try:
         with Image.open(fp) as img:
-            size, mode, fmt = img.size, img.mode, img.format
+            return img.size, img.mode
     except _DECODE_ERRORS as e:
         raise BadImageError(f"not a readable image ({e})") from e
-    fp.seek(0, os.SEEK_END)
-    if not _tail_is_complete(fp, fmt, fp.tell()):
-        raise BadImageError(f"truncated {fmt} file")
-    return size, mode
 
 
 def _is_listed_image(name: str) -> bool:
