@@ -25,7 +25,15 @@ from torch import nn
 from stylegen.config import config_from_dict, config_to_dict
 from stylegen.errors import UserError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "load", "read_config", "resolve", "save"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "load",
+    "read_config",
+    "resolve",
+    "save",
+    "write_checkpoint_files",
+]
 
 FORMAT = "stylegen-checkpoint"
 FORMAT_VERSION = 1
@@ -33,13 +41,13 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
 
-def save(model: nn.Module, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
-    """Write `model` to the folder `path` atomically, replacing what was there."""
+def write_checkpoint_files(
+    model: nn.Module, folder: Path, metadata: dict[str, Any] | None = None
+) -> None:
+    """Write config.json and model.safetensors into an existing folder (not atomic by itself)."""
     from stylegen import __version__
     from stylegen.models.registry import name_of
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -48,11 +56,18 @@ def save(model: nn.Module, path: str | os.PathLike, metadata: dict[str, Any] | N
         "config": config_to_dict(model.config),
         "metadata": metadata or {},
     }
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, folder / WEIGHTS_FILE, metadata={"format": FORMAT})
+    (folder / CONFIG_FILE).write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def save(model: nn.Module, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
+    """Write `model` to the folder `path` atomically, replacing what was there."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(tensors, tmp / WEIGHTS_FILE, metadata={"format": FORMAT})
-        (tmp / CONFIG_FILE).write_text(json.dumps(doc, indent=2) + "\n")
+        write_checkpoint_files(model, tmp, metadata)
         _fsync_dir(tmp)
         _replace_dir(tmp, path)
     except BaseException:

@@ -168,3 +168,119 @@ def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
             "the checkpoint was written by a newer stylegen: upgrade stylegen"
         )
     return cls(**data)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+
+@dataclass
+class TrainDefaults:
+    """Per-preset training hyper-parameters (StyleGAN2-ADA cfg_specs for the paper presets)."""
+
+    batch: int = 32
+    lr: float = 0.0025
+    gamma: float = 1.0
+    ema_kimg: float = 10.0
+    ema_rampup: float | None = None
+    pl_weight: float = 2.0
+    style_mixing_prob: float = 0.9
+    aug: str = "ada"
+    tick_kimg: float = 4.0
+
+
+TRAIN_DEFAULTS: dict[str, TrainDefaults] = {
+    "tiny": TrainDefaults(batch=8, gamma=0.1, ema_kimg=0.1, ema_rampup=0.05, tick_kimg=0.016),
+    "cpu32": TrainDefaults(
+        batch=32, lr=0.0025, gamma=0.1, ema_kimg=1.0, ema_rampup=0.05, pl_weight=0.0,
+        style_mixing_prob=0.0, aug="ada", tick_kimg=1.0,
+    ),
+    "cifar": TrainDefaults(
+        batch=64, lr=0.0025, gamma=0.01, ema_kimg=500, ema_rampup=0.05, pl_weight=0.0,
+        style_mixing_prob=0.0,
+    ),
+    "paper256": TrainDefaults(batch=64, lr=0.0025, gamma=1.0, ema_kimg=20),
+    "paper512": TrainDefaults(batch=64, lr=0.0025, gamma=0.5, ema_kimg=20),
+    "paper1024": TrainDefaults(batch=32, lr=0.002, gamma=2.0, ema_kimg=10),
+}
+
+AUG_MODES = ("ada", "fixed", "diffaug", "none")
+
+
+@dataclass
+class TrainConfig:
+    """Everything `stylegen train` needs; None means "the preset's default"."""
+
+    data: str
+    outdir: str = "runs"
+    preset: str = "cpu32"
+    cond: bool = False
+    mirror: bool = False
+    max_size: int | None = None
+    kimg: float = 50.0
+    batch: int | None = None
+    glr: float | None = None
+    dlr: float | None = None
+    gamma: float | None = None
+    ema_kimg: float | None = None
+    ema_rampup: float | None = None
+    pl_weight: float | None = None
+    pl_batch_shrink: int = 2
+    pl_decay: float = 0.01
+    style_mixing_prob: float | None = None
+    r1_interval: int = 16
+    pl_interval: int = 4
+    aug: str | None = None
+    aug_p: float = 0.0
+    ada_target: float = 0.6
+    ada_kimg: float = 500.0
+    ada_interval: int = 4
+    tick_kimg: float | None = None
+    snap: int = 50
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+    max_nonfinite: int = 20
+    G_overrides: dict[str, Any] = field(default_factory=dict)
+    D_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def resolved(self) -> TrainConfig:
+        """A copy with every None replaced by the preset's default, validated."""
+        d = TRAIN_DEFAULTS.get(self.preset)
+        arch_preset(self.preset)
+        if d is None:
+            raise UserError(f"preset {self.preset!r} has no training defaults")
+        r = dataclasses.replace(self)
+        r.batch = d.batch if r.batch is None else r.batch
+        r.glr = d.lr if r.glr is None else r.glr
+        r.dlr = d.lr if r.dlr is None else r.dlr
+        r.gamma = d.gamma if r.gamma is None else r.gamma
+        r.ema_kimg = d.ema_kimg if r.ema_kimg is None else r.ema_kimg
+        r.ema_rampup = d.ema_rampup if self.ema_rampup is None else r.ema_rampup
+        r.pl_weight = d.pl_weight if r.pl_weight is None else r.pl_weight
+        if r.style_mixing_prob is None:
+            r.style_mixing_prob = d.style_mixing_prob
+        r.aug = d.aug if r.aug is None else r.aug
+        r.tick_kimg = d.tick_kimg if r.tick_kimg is None else r.tick_kimg
+        return r.validate()
+
+    def validate(self) -> TrainConfig:
+        _check_choice("--aug mode", self.aug, AUG_MODES)
+        if self.batch is not None and self.batch < 1:
+            raise UserError(f"--batch {self.batch} must be >= 1")
+        if self.batch and self.pl_weight and self.batch % self.pl_batch_shrink:
+            raise UserError(
+                f"--batch {self.batch} is not divisible by the path-length batch shrink "
+                f"{self.pl_batch_shrink}; use an even batch size"
+            )
+        if self.kimg <= 0:
+            raise UserError(f"--kimg {self.kimg} must be > 0")
+        for name in ("glr", "dlr", "gamma", "ema_kimg", "pl_weight"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise UserError(f"--{name.replace('_', '-')} {value} must be >= 0")
+        if not 0 <= self.aug_p <= 1:
+            raise UserError(f"--p {self.aug_p} must be between 0 and 1")
+        if self.snap < 1:
+            raise UserError(f"--snap {self.snap} must be >= 1 (ticks between snapshots)")
+        return self

@@ -1,0 +1,528 @@
+"""The StyleGAN2 training loop (Karras et al. 2020), with ADA (Karras et al. 2020b).
+
+`train(config)` builds the dataset and networks, then alternates four phases per minibatch as the
+official code does: Gmain (non-saturating loss, optional style mixing), Greg (path-length penalty
+every `pl_interval` minibatches), Dmain (logistic loss on augmented reals and fakes) and Dreg (R1
+on reals every `r1_interval` minibatches), with Adam settings corrected for lazy regularisation.
+After each minibatch G_ema follows G and ADA adjusts p. Every tick logs and writes stats; every
+`snap` ticks an atomic snapshot folder holds the G_ema checkpoint, the full training state (for an
+exact resume) and a sample grid.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from stylegen.checkpoint import write_checkpoint_files
+from stylegen.config import TrainConfig, build_configs, config_from_dict, config_to_dict
+from stylegen.data.datasets import open_dataset
+from stylegen.errors import UserError
+from stylegen.images import float_to_uint8, make_grid, save_image, uint8_to_float
+from stylegen.models import Discriminator, Generator
+from stylegen.training import losses
+from stylegen.training.augment import make_augment
+from stylegen.training.ema import ema_beta, update_ema
+from stylegen.training.stats import StatsCollector, StatsWriter, plot_losses
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "training_state.pt"
+OPTIONS_FILE = "training_options.json"
+SNAPSHOT_RE = re.compile(r"^snapshot-(\d+)$")
+
+
+class TrainingDivergedError(UserError):
+    """Losses stayed non-finite: the run stops, the last good snapshot is kept."""
+
+
+@dataclass
+class Progress:
+    """What the CLI's progress bar needs after every minibatch and tick."""
+
+    cur_nimg: int
+    total_nimg: int
+    tick: int
+    stats: dict[str, Any] | None = None  # set at the end of a tick
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Setup
+
+
+def open_training_data(cfg: TrainConfig):
+    ds = open_dataset(
+        cfg.data,
+        use_labels=cfg.cond,
+        max_size=cfg.max_size,
+        xflip=cfg.mirror,
+        random_seed=cfg.seed,
+    )
+    if cfg.cond and not ds.has_labels:
+        raise UserError(
+            f"--cond needs labels but dataset {cfg.data} has none; add a dataset.json or use "
+            "--labels folders"
+        )
+    return ds
+
+
+def build_networks(cfg: TrainConfig, ds) -> tuple[Generator, Discriminator]:
+    g_cfg, d_cfg = build_configs(
+        cfg.preset,
+        img_resolution=ds.resolution,
+        img_channels=ds.num_channels,
+        c_dim=ds.label_dim if cfg.cond else 0,
+    )
+    g_cfg = dataclasses.replace(g_cfg, **cfg.G_overrides).validate()
+    d_cfg = dataclasses.replace(d_cfg, **cfg.D_overrides).validate()
+    group = min(d_cfg.mbstd_group_size, cfg.batch) if d_cfg.mbstd_group_size else cfg.batch
+    if cfg.batch % group:
+        raise UserError(
+            f"--batch {cfg.batch} is not divisible by the minibatch-std group size {group}; "
+            f"use a multiple of {group}"
+        )
+    return Generator(g_cfg), Discriminator(d_cfg)
+
+
+def new_run_dir(outdir: str | os.PathLike, data: str, preset: str) -> Path:
+    """runs/NNNNN-<data>-<preset>, numbered after the highest existing run."""
+    outdir = Path(outdir)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create --outdir {outdir} ({exc.strerror})") from None
+    ids = [int(m.group(1)) for p in outdir.iterdir() if (m := re.match(r"^(\d+)-", p.name))]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(data).rstrip("/")).stem or "data")
+    run_dir = outdir / f"{max(ids, default=-1) + 1:05d}-{name}-{preset}"
+    run_dir.mkdir()
+    return run_dir
+
+
+class Batches:
+    """Random minibatches (with replacement) from a dataset, reproducible from its RNG state."""
+
+    def __init__(self, ds, batch: int, seed: int) -> None:
+        self.ds = ds
+        self.batch = batch
+        self.rng = torch.Generator().manual_seed(seed)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.randint(len(self.ds), (self.batch,), generator=self.rng).tolist()
+        items = [self.ds[i] for i in idx]
+        img = torch.from_numpy(np.stack([im for im, _ in items]))
+        c = torch.from_numpy(np.stack([lab for _, lab in items]).astype(np.float32))
+        return img, c
+
+    def random_labels(self, n: int) -> torch.Tensor:
+        """Labels for generated images, drawn from the dataset's label distribution."""
+        idx = torch.randint(len(self.ds), (n,), generator=self.rng).tolist()
+        return torch.from_numpy(np.stack([self.ds.get_label(i) for i in idx]).astype(np.float32))
+
+
+# ---------------------------------------------------------------------------------------------
+# The trainer
+
+
+class Trainer:
+    """Holds every piece of training state; `run()` trains until `kimg`."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path, progress: ProgressFn | None = None):
+        self.cfg = cfg = cfg.resolved()
+        self.run_dir = run_dir
+        self.progress = progress
+        self.device = torch.device(cfg.device)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.ds = open_training_data(cfg)
+        self.G, self.D = build_networks(cfg, self.ds)
+        self.G.to(self.device).train()
+        self.D.to(self.device).train()
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.c_dim = self.G.c_dim
+        self.batches = Batches(self.ds, cfg.batch, cfg.seed)
+        self.augment = make_augment(
+            cfg.aug,
+            cfg.aug_p,
+            batch_size=cfg.batch,
+            target=cfg.ada_target,
+            interval=cfg.ada_interval,
+            kimg=cfg.ada_kimg,
+        )
+        self.opt_G = self._adam(self.G, cfg.glr, cfg.pl_interval if cfg.pl_weight > 0 else None)
+        self.opt_D = self._adam(self.D, cfg.dlr, cfg.r1_interval if cfg.gamma > 0 else None)
+        self.pl_mean = torch.zeros([], device=self.device)
+        self.cur_nimg = 0
+        self.batch_idx = 0
+        self.tick = 0
+        self.nonfinite_total = 0
+        self.nonfinite_streak = 0
+        self.stats = StatsCollector()
+        self.grid_z, self.grid_c = self._grid_latents()
+
+    @staticmethod
+    def _adam(module: torch.nn.Module, lr: float, reg_interval: int | None):
+        betas: tuple[float, ...] = (0.0, 0.99)
+        if reg_interval:
+            lr, betas = losses.lazy_reg_params(lr, betas, reg_interval)
+        return torch.optim.Adam(
+            module.parameters(), lr=lr, betas=tuple(float(b) for b in betas), eps=1e-8
+        )
+
+    def _grid_latents(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Fixed latents for sample grids: 8x8, one row per class when conditional."""
+        gen = torch.Generator().manual_seed(12345)
+        if self.c_dim:
+            rows = min(self.c_dim, 16)
+            c = torch.eye(self.c_dim)[torch.arange(rows).repeat_interleave(8)]
+        else:
+            rows, c = 8, None
+        z = torch.randn(rows * 8, self.G.z_dim, generator=gen)
+        return z, c
+
+    # -- phases -----------------------------------------------------------------------------
+
+    def _gen_c(self, n: int) -> torch.Tensor | None:
+        return self.batches.random_labels(n).to(self.device) if self.c_dim else None
+
+    def _run_G(self, z, c, update_emas: bool = False):
+        ws = self.G.mapping(z, c, update_emas=update_emas)
+        if self.cfg.style_mixing_prob > 0:
+            ws = losses.style_mixing_ws(
+                lambda z2, c2: self.G.mapping(z2, c2), z, c, ws, self.cfg.style_mixing_prob
+            )
+        return self.G.synthesis(ws), ws
+
+    def _run_D(self, img, c):
+        return self.D(self.augment(img), c)
+
+    def _step(self, opt, module, loss: torch.Tensor) -> bool:
+        """Backward + step, skipping the step when the loss is not finite."""
+        if not torch.isfinite(loss):
+            self.nonfinite_total += 1
+            self.nonfinite_streak += 1
+            opt.zero_grad(set_to_none=True)
+            if self.nonfinite_streak >= self.cfg.max_nonfinite:
+                raise TrainingDivergedError(
+                    f"losses were not finite for {self.nonfinite_streak} steps in a row at "
+                    f"kimg {self.cur_nimg / 1000:.1f}; the last good snapshot in {self.run_dir} "
+                    "is intact: lower --glr/--dlr or raise --gamma and resume"
+                )
+            return False
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for p in module.parameters():
+            if p.grad is not None:
+                torch.nan_to_num_(p.grad, nan=0, posinf=1e5, neginf=-1e5)
+        opt.step()
+        self.nonfinite_streak = 0
+        return True
+
+    def _phase_G(self, z, c) -> None:
+        self.G.requires_grad_(True)
+        self.D.requires_grad_(False)
+        img, _ = self._run_G(z, c)
+        logits = self._run_D(img, c)
+        self.stats.report("Loss/scores/fake", logits)
+        loss_G = losses.g_nonsaturating_loss(logits)
+        self.stats.report("Loss/G/loss", loss_G)
+        self._step(self.opt_G, self.G, loss_G.mean())
+
+    def _phase_Greg(self, z, c) -> None:
+        cfg = self.cfg
+        n = max(z.shape[0] // cfg.pl_batch_shrink, 1)
+        c_small = c[:n] if c is not None else None
+        img, ws = self._run_G(z[:n], c_small)
+        penalty, self.pl_mean, _ = losses.path_length_penalty(
+            img, ws, self.pl_mean, decay=cfg.pl_decay
+        )
+        self.stats.report("Loss/pl_penalty", penalty)
+        loss = penalty * cfg.pl_weight
+        self.stats.report("Loss/G/reg", loss)
+        # Multiply by the reg interval: the penalty is applied 1/interval as often.
+        self._step(self.opt_G, self.G, (img[:, 0, 0, 0] * 0 + loss).mean() * cfg.pl_interval)
+
+    def _phase_D(self, real, real_c, z, c, do_main: bool, do_r1: bool) -> None:
+        cfg = self.cfg
+        self.G.requires_grad_(False)
+        self.D.requires_grad_(True)
+        total = torch.zeros([], device=self.device)
+        if do_main:
+            with torch.no_grad():
+                fake, _ = self._run_G(z, c, update_emas=True)
+            fake_logits = self._run_D(fake, c)
+            self.stats.report("Loss/scores/fake", fake_logits)
+            self.stats.report("Loss/signs/fake", fake_logits.sign())
+            total = total + torch.nn.functional.softplus(fake_logits).mean()
+        real_in = real.detach().requires_grad_(do_r1)
+        real_logits = self._run_D(real_in, real_c)
+        self.stats.report("Loss/scores/real", real_logits)
+        self.stats.report("Loss/signs/real", real_logits.sign())
+        if do_main:
+            loss_real = torch.nn.functional.softplus(-real_logits)
+            self.stats.report("Loss/D/loss", loss_real + total.detach())
+            total = total + loss_real.mean()
+            self.augment.update(real_logits.detach())
+        if do_r1:
+            penalty = losses.r1_penalty(real_in, real_logits)
+            self.stats.report("Loss/r1_penalty", penalty)
+            r1 = losses.r1_loss(penalty, cfg.gamma)
+            self.stats.report("Loss/D/reg", r1)
+            total = total + r1.mean() * cfg.r1_interval
+        self._step(self.opt_D, self.D, total)
+
+    def train_step(self) -> None:
+        """One minibatch: all due phases, then EMA and bookkeeping."""
+        cfg = self.cfg
+        real, real_c = self.batches.next()
+        real = uint8_to_float(real).to(self.device)
+        real_c = real_c.to(self.device) if self.c_dim else None
+        z = torch.randn(cfg.batch, self.G.z_dim, device=self.device)
+        c = self._gen_c(cfg.batch)
+
+        self._phase_G(z, c)
+        if cfg.pl_weight > 0 and self.batch_idx % cfg.pl_interval == 0:
+            self._phase_Greg(z, c)
+        z = torch.randn(cfg.batch, self.G.z_dim, device=self.device)
+        c = self._gen_c(cfg.batch)
+        # Official code runs Dmain and Dreg as separate phases; when both are due we fuse them
+        # into one pass over the reals (same gradients, one D forward fewer).
+        do_r1 = cfg.gamma > 0 and self.batch_idx % cfg.r1_interval == 0
+        self._phase_D(real, real_c, z, c, do_main=True, do_r1=do_r1)
+
+        beta = ema_beta(cfg.batch, cfg.ema_kimg, cfg.ema_rampup, self.cur_nimg)
+        update_ema(self.G_ema, self.G, beta)
+        self.cur_nimg += cfg.batch
+        self.batch_idx += 1
+
+    # -- ticks, snapshots -------------------------------------------------------------------
+
+    def run(self) -> Path:
+        cfg = self.cfg
+        total_nimg = int(cfg.kimg * 1000)
+        tick_nimg = max(int(cfg.tick_kimg * 1000), 1)
+        writer = StatsWriter(self.run_dir)
+        if self.cur_nimg == 0:
+            self._write_reals()
+        tick_start_nimg, tick_start_time, start_time = self.cur_nimg, time.time(), time.time()
+        last_snapshot = None
+        try:
+            while self.cur_nimg < total_nimg:
+                self.train_step()
+                done = self.cur_nimg >= total_nimg
+                if self.progress:
+                    self.progress(Progress(self.cur_nimg, total_nimg, self.tick))
+                if not done and self.cur_nimg < tick_start_nimg + tick_nimg:
+                    continue
+                now = time.time()
+                stats = self._end_tick(tick_start_nimg, now - tick_start_time, now - start_time)
+                writer.write(stats)
+                self.tick += 1
+                if done or self.tick % cfg.snap == 0:
+                    last_snapshot = self.snapshot()
+                    plot_losses(self.run_dir / "stats.jsonl", self.run_dir / "losses.png")
+                if self.progress:
+                    self.progress(Progress(self.cur_nimg, total_nimg, self.tick, stats))
+                tick_start_nimg, tick_start_time = self.cur_nimg, time.time()
+        finally:
+            writer.close()
+        return last_snapshot or self.latest_snapshot()
+
+    def _end_tick(self, start_nimg: int, tick_sec: float, total_sec: float) -> dict[str, Any]:
+        kimg = self.cur_nimg / 1000
+        sec_per_kimg = tick_sec / max((self.cur_nimg - start_nimg) / 1000, 1e-8)
+        stats = self.stats.tick(
+            {
+                "Progress/tick": self.tick,
+                "Progress/kimg": kimg,
+                "Progress/augment": self.augment.p,
+                "Progress/nonfinite_steps": self.nonfinite_total,
+                "Timing/sec_per_tick": tick_sec,
+                "Timing/sec_per_kimg": sec_per_kimg,
+                "Timing/total_sec": total_sec,
+            }
+        )
+        log.info(
+            "tick %d kimg %.1f sec/kimg %.1f G %.3f D %.3f aug %.3f",
+            self.tick,
+            kimg,
+            sec_per_kimg,
+            stats.get("Loss/G/loss", float("nan")),
+            stats.get("Loss/D/loss", float("nan")),
+            self.augment.p,
+        )
+        return stats
+
+    def sample_grid(self) -> np.ndarray:
+        imgs = []
+        with torch.no_grad():
+            for i in range(0, len(self.grid_z), 16):
+                z = self.grid_z[i : i + 16].to(self.device)
+                c = self.grid_c[i : i + 16].to(self.device) if self.grid_c is not None else None
+                imgs.append(float_to_uint8(self.G_ema(z, c, noise_mode="const")).cpu())
+        return make_grid(torch.cat(imgs), ncols=8)
+
+    def _write_reals(self) -> None:
+        gen = torch.Generator().manual_seed(54321)
+        idx = torch.randint(len(self.ds), (64,), generator=gen).tolist()
+        reals = np.stack([self.ds[i][0] for i in idx])
+        save_image(make_grid(reals, ncols=8), self.run_dir / "reals.png")
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue bit-for-bit; plain tensors and containers only."""
+        return {
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.G_ema.state_dict(),
+            "opt_G": self.opt_G.state_dict(),
+            "opt_D": self.opt_D.state_dict(),
+            "augment": self.augment.state_dict(),
+            "pl_mean": self.pl_mean.detach().cpu(),
+            "counters": torch.tensor(
+                [self.cur_nimg, self.batch_idx, self.tick, self.nonfinite_total]
+            ),
+            "rng_torch": torch.get_rng_state(),
+            "rng_batches": self.batches.rng.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.G_ema.load_state_dict(state["G_ema"])
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        self.augment.load_state_dict(state["augment"])
+        self.pl_mean = state["pl_mean"].to(self.device)
+        self.cur_nimg, self.batch_idx, self.tick, self.nonfinite_total = (
+            int(v) for v in state["counters"]
+        )
+        torch.set_rng_state(state["rng_torch"])
+        self.batches.rng.set_state(state["rng_batches"])
+
+    def snapshot(self) -> Path:
+        """Write snapshot-<kimg>/ atomically: G_ema checkpoint + training state + samples."""
+        name = f"snapshot-{self.cur_nimg // 1000:06d}"
+        if self.cur_nimg % 1000:
+            name += f".{self.cur_nimg % 1000:03d}"
+        final = self.run_dir / name
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=self.run_dir))
+        try:
+            write_checkpoint_files(
+                self.G_ema,
+                tmp,
+                metadata={
+                    "kimg": self.cur_nimg / 1000,
+                    "run": self.run_dir.name,
+                    "dataset": self.cfg.data,
+                },
+            )
+            torch.save(self.state_dict(), tmp / STATE_FILE)
+            grid = self.sample_grid()
+            save_image(grid, tmp / "samples.png")
+            for f in tmp.iterdir():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise UserError(
+                f"could not write snapshot {final} ({exc.strerror}); free disk space or pick "
+                "another --outdir, then --resume"
+            ) from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        save_image(grid, self.run_dir / f"fakes{self.cur_nimg // 1000:06d}.png")
+        log.info("snapshot %s", final)
+        return final
+
+    def latest_snapshot(self) -> Path | None:
+        return latest_snapshot(self.run_dir)
+
+
+def latest_snapshot(run_dir: Path) -> Path | None:
+    snaps = sorted(
+        (
+            p
+            for p in Path(run_dir).iterdir()
+            if SNAPSHOT_RE.match(p.name.split(".")[0]) and (p / STATE_FILE).exists()
+        ),
+        key=lambda p: p.name,
+    )
+    return snaps[-1] if snaps else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+
+
+def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
+    """Start a new run under cfg.outdir; returns the final snapshot folder."""
+    resolved = cfg.resolved()
+    ds_check = open_training_data(resolved)  # fail on bad data before creating the run folder
+    build_networks(resolved, ds_check)
+    run_dir = new_run_dir(resolved.outdir, resolved.data, resolved.preset)
+    (run_dir / OPTIONS_FILE).write_text(json.dumps(config_to_dict(resolved), indent=2) + "\n")
+    log.info("run folder %s", run_dir)
+    trainer = Trainer(resolved, run_dir, progress)
+    return trainer.run()
+
+
+def resume(
+    run_dir: str | os.PathLike, progress: ProgressFn | None = None, kimg: float | None = None
+) -> Path:
+    """Continue a run from its last snapshot up to its --kimg (or a new `kimg`)."""
+    run_dir = Path(run_dir)
+    options = run_dir / OPTIONS_FILE
+    if not options.exists():
+        raise UserError(
+            f"--resume {run_dir} is not a run folder (no {OPTIONS_FILE}); pass a folder "
+            "written by `stylegen train`, e.g. runs/00000-fashion-mnist-cpu32"
+        )
+    snap = latest_snapshot(run_dir)
+    if snap is None:
+        raise UserError(f"run {run_dir} has no complete snapshot yet; start it again instead")
+    cfg = config_from_dict(TrainConfig, json.loads(options.read_text()))
+    if kimg is not None:
+        cfg.kimg = kimg
+    trainer = Trainer(cfg, run_dir, progress)
+    state = torch.load(snap / STATE_FILE, map_location=trainer.device, weights_only=True)
+    trainer.load_state_dict(state)
+    _truncate_stats(run_dir / "stats.jsonl", trainer.cur_nimg / 1000)
+    log.info("resumed %s from %s at kimg %.1f", run_dir, snap.name, trainer.cur_nimg / 1000)
+    return trainer.run()
+
+
+def _truncate_stats(path: Path, kimg: float) -> None:
+    """Drop stats lines written after the snapshot we resume from (they will be redone)."""
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line).get("Progress/kimg", 0) <= kimg + 1e-9:
+                keep.append(line)
+        except json.JSONDecodeError:
+            break
+    tmp = path.with_suffix(".jsonl.tmp")
+    tmp.write_text("".join(x + "\n" for x in keep))
+    os.replace(tmp, path)
