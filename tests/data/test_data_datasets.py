@@ -233,10 +233,15 @@ def test_open_dataset_unknown_name_lists_builtins(tmp_path):
         open_dataset(str(tmp_path / "nope"))
 
 
-def test_open_dataset_folder(tmp_path):
+def test_open_dataset_folder(tmp_path, monkeypatch):
     make_folder(tmp_path / "imgs", ["a.png"])
     ds = open_dataset(str(tmp_path / "imgs"), xflip=True)
     assert isinstance(ds, ImageFolderDataset) and len(ds) == 2
+    # An existing folder wins over a built-in of the same name.
+    make_folder(tmp_path / "emoji", ["a.png", "b.png"])
+    monkeypatch.chdir(tmp_path)
+    ds = open_dataset("emoji")
+    assert isinstance(ds, ImageFolderDataset) and len(ds) == 2 and ds.num_skipped == 0
 
 
 def test_empty_folder_and_no_images(tmp_path):

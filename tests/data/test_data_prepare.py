@@ -196,8 +196,11 @@ def test_bad_arguments(tmp_path):
         convert_dataset(src, dest, 48)
     with pytest.raises(UserError, match="transform must be one of center-crop"):
         convert_dataset(src, dest, 8, transform="squash")
-    with pytest.raises(UserError, match="must end in .zip"):
+    with pytest.raises(UserError, match="must be a file name ending in .zip"):
         convert_dataset(src, tmp_path / "out", 8)
+    (tmp_path / "dir.zip").mkdir()
+    with pytest.raises(UserError, match="must be a file name ending in .zip"):
+        convert_dataset(src, tmp_path / "dir.zip", 8)
     with pytest.raises(UserError, match="labels must be none, json or folders"):
         convert_dataset(src, dest, 8, labels="csv")
     with pytest.raises(UserError, match="does not exist"):

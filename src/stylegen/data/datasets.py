@@ -321,6 +321,8 @@ class ImageDataset(torch.utils.data.Dataset):
     `raw_labels` is None (unlabeled), int64 class indices [N] or float32 vectors [N, D].
     """
 
+    num_skipped: int = 0  # unreadable files left out (only folders and zips can have any)
+
     def __init__(
         self,
         name: str,

@@ -82,8 +82,10 @@ _TRANSFORM_FNS = {
 
 
 def _check_args(dest: Path, resolution: int, transform: str, labels: str | None) -> None:
-    if dest.suffix.lower() != ".zip":
-        raise UserError(f"destination '{dest}' must end in .zip, e.g. --dest out.zip")
+    if dest.suffix.lower() != ".zip" or dest.is_dir():
+        raise UserError(
+            f"destination '{dest}' must be a file name ending in .zip, e.g. --dest out.zip"
+        )
     if not isinstance(resolution, (int, np.integer)) or not is_power_of_two_resolution(resolution):
         raise UserError(
             f"resolution must be a power of two >= 4 (4, 8, ..., 1024), got {resolution!r}"
