@@ -83,6 +83,8 @@ def test_round_trip_unlabeled(tmp_path):
         names = sorted(zf.namelist())
     assert names == [f"00000/img0000000{i}.png" for i in range(5)] + ["dataset.json"]
     assert read_meta(dest) == {"labels": None}
+    convert_dataset(tmp_path / "src", dest, 16, labels="none")
+    assert read_meta(dest) == {"labels": None}
     ds = ImageFolderDataset(dest)
     assert len(ds) == 5 and ds.resolution == 16 and ds.num_channels == 3 and ds.name == "set"
     assert list(dest.parent.iterdir()) == [dest]  # no temporary file left behind

@@ -174,11 +174,12 @@ def convert_dataset(
 ) -> int:
     """Convert a folder or .zip of images into a training zip; returns the number of images.
 
-    labels: None writes `"labels": null`; "json" carries labels over from the source's
+    labels: None (or "none") writes `"labels": null`; "json" carries labels over from the source's
     dataset.json; "folders" makes each top-level sub-folder a class (sorted names, index 0, 1, ...).
     Bad (unreadable or truncated) files raise a UserError naming them unless skip_bad is set.
     """
     dest = Path(dest_zip)
+    labels = None if labels == "none" else labels  # the CLI spelling of "no labels"
     _check_args(dest, resolution, transform, labels)
     src = ImageSource(source)
     names = src.image_names()
