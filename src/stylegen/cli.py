@@ -18,6 +18,7 @@ from stylegen.errors import UserError
 log = logging.getLogger("stylegen")
 
 EXIT_USER_ERROR = 2
+BAR_FORMAT = "{l_bar}{bar}| {n:.1f}/{total:.1f} kimg [{elapsed}<{remaining}{postfix}]"
 
 
 def default_device() -> str:
@@ -108,9 +109,195 @@ def _check_writable(outdir: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# train / demo
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a StyleGAN2 generator")
+    p.add_argument("--data", help="image folder, .zip, or built-in: fashion-mnist, emoji")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last snapshot")
+    p.add_argument("--outdir", default="runs", help="parent folder of runs (default runs)")
+    p.add_argument("--preset", default="cpu32", help="tiny, cpu32, cifar, paper256, ...")
+    p.add_argument("--cond", action="store_true", help="class-conditional training")
+    p.add_argument("--labels", default="json", choices=["json", "folders"])
+    p.add_argument("--mirror", action="store_true", help="add x-flipped copies of the data")
+    p.add_argument("--max-size", type=int, default=None, help="use at most N images")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable images")
+    p.add_argument("--kimg", type=float, default=None, help="train for N thousand images")
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--glr", type=float, default=None, help="G learning rate")
+    p.add_argument("--dlr", type=float, default=None, help="D learning rate")
+    p.add_argument("--gamma", type=float, default=None, help="R1 weight")
+    p.add_argument("--ema", dest="ema_kimg", type=float, default=None, help="EMA half-life, kimg")
+    p.add_argument("--pl-weight", type=float, default=None, help="path-length weight (0 = off)")
+    p.add_argument("--mixing", dest="style_mixing_prob", type=float, default=None)
+    p.add_argument("--aug", default=None, choices=["ada", "fixed", "diffaug", "none"])
+    p.add_argument("--p", dest="aug_p", type=float, default=0.0, help="augment p (start/fixed)")
+    p.add_argument("--target", dest="ada_target", type=float, default=0.6, help="ADA r_t target")
+    p.add_argument("--tick", dest="tick_kimg", type=float, default=None, help="kimg per tick")
+    p.add_argument("--snap", type=int, default=50, help="ticks between snapshots")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.set_defaults(func=cmd_train)
+
+
+_TRAIN_FIELDS = (
+    "data",
+    "outdir",
+    "preset",
+    "cond",
+    "labels",
+    "mirror",
+    "max_size",
+    "skip_bad",
+    "batch",
+    "glr",
+    "dlr",
+    "gamma",
+    "ema_kimg",
+    "pl_weight",
+    "style_mixing_prob",
+    "aug",
+    "aug_p",
+    "ada_target",
+    "tick_kimg",
+    "snap",
+    "seed",
+    "threads",
+)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from stylegen.config import TrainConfig, config_to_dict
+    from stylegen.training.loop import resume, train
+
+    if args.resume:
+        snap = _with_progress(lambda cb: resume(args.resume, cb, kimg=args.kimg))
+        print(f"done: {snap}")
+        return 0
+    if not args.data:
+        raise UserError("--data is required (a folder, a .zip, or fashion-mnist / emoji)")
+    values = {k: getattr(args, k) for k in _TRAIN_FIELDS}
+    cfg = TrainConfig(**values, device=args.device or default_device())
+    if args.kimg is not None:
+        cfg = dataclasses.replace(cfg, kimg=args.kimg)
+    resolved = cfg.resolved()
+    if args.dry_run:
+        print(json.dumps(config_to_dict(resolved), indent=2))
+        return 0
+    snap = _with_progress(lambda cb: train(resolved, cb))
+    print(f"done: {snap}")
+    return 0
+
+
+def _with_progress(run: Callable) -> object:
+    """Run training with a tqdm bar in kimg; tick stats go into the bar's postfix."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def on_progress(p) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(
+                total=p.total_nimg / 1000,
+                initial=p.cur_nimg / 1000,
+                unit="kimg",
+                desc="train",
+                disable=None,
+                bar_format=BAR_FORMAT,
+            )
+        bar.n = p.cur_nimg / 1000
+        if p.stats:
+            s = p.stats
+            bar.set_postfix_str(
+                f"sec/kimg {s.get('Timing/sec_per_kimg', 0):.1f} G {s.get('Loss/G/loss', 0):.2f} "
+                f"D {s.get('Loss/D/loss', 0):.2f} aug {s.get('Progress/augment', 0):.3f}",
+                refresh=False,
+            )
+        bar.refresh()
+
+    try:
+        return run(on_progress)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="train on built-in Fashion-MNIST for ~10 CPU minutes")
+    p.add_argument("--outdir", default="runs/demo")
+    p.add_argument("--kimg", type=float, default=None, help="override the demo length")
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from stylegen.config import DEMO_CONFIG
+    from stylegen.training.loop import train
+
+    cfg = dataclasses.replace(
+        DEMO_CONFIG, outdir=args.outdir, device=args.device or default_device()
+    )
+    if args.kimg is not None:
+        cfg = dataclasses.replace(cfg, kimg=args.kimg)
+    snap = _with_progress(lambda cb: train(cfg, cb))
+    run_dir = snap.parent
+    print(f"samples (one row per class): {snap / 'samples.png'}")
+    print(f"checkpoint:                  {snap}")
+    print(f"loss plot:                   {run_dir / 'losses.png'}")
+    print(f"next: stylegen generate --network {snap} --seeds 0-15 --class 0 --outdir out --grid")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# dataset
+
+
+def _add_dataset(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dataset", help="pack a folder of images into a training zip")
+    p.add_argument("--source", required=True, help="folder or .zip of images")
+    p.add_argument("--dest", required=True, help="output .zip")
+    p.add_argument("--resolution", type=int, required=True, help="e.g. 64, 128, 256")
+    p.add_argument(
+        "--transform", default="center-crop", choices=["center-crop", "center-crop-wide", "resize"]
+    )
+    p.add_argument("--labels", default=None, choices=["json", "folders"])
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable images")
+    p.set_defaults(func=cmd_dataset)
+
+
+def cmd_dataset(args: argparse.Namespace) -> int:
+    from stylegen.data.prepare import convert_dataset
+
+    n = convert_dataset(
+        args.source,
+        args.dest,
+        args.resolution,
+        transform=args.transform,
+        labels=args.labels,
+        skip_bad=args.skip_bad,
+    )
+    print(f"wrote {n} images to {args.dest}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # entry point
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_generate]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_train,
+    _add_generate,
+    _add_dataset,
+    _add_demo,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

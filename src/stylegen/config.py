@@ -192,11 +192,23 @@ class TrainDefaults:
 TRAIN_DEFAULTS: dict[str, TrainDefaults] = {
     "tiny": TrainDefaults(batch=8, gamma=0.1, ema_kimg=0.1, ema_rampup=0.05, tick_kimg=0.016),
     "cpu32": TrainDefaults(
-        batch=32, lr=0.0025, gamma=0.1, ema_kimg=1.0, ema_rampup=0.05, pl_weight=0.0,
-        style_mixing_prob=0.0, aug="ada", tick_kimg=1.0,
+        batch=32,
+        lr=0.0025,
+        gamma=0.1,
+        ema_kimg=1.0,
+        ema_rampup=0.05,
+        pl_weight=0.0,
+        style_mixing_prob=0.0,
+        aug="ada",
+        tick_kimg=1.0,
     ),
     "cifar": TrainDefaults(
-        batch=64, lr=0.0025, gamma=0.01, ema_kimg=500, ema_rampup=0.05, pl_weight=0.0,
+        batch=64,
+        lr=0.0025,
+        gamma=0.01,
+        ema_kimg=500,
+        ema_rampup=0.05,
+        pl_weight=0.0,
         style_mixing_prob=0.0,
     ),
     "paper256": TrainDefaults(batch=64, lr=0.0025, gamma=1.0, ema_kimg=20),
@@ -217,6 +229,8 @@ class TrainConfig:
     cond: bool = False
     mirror: bool = False
     max_size: int | None = None
+    labels: str = "json"
+    skip_bad: bool = False
     kimg: float = 50.0
     batch: int | None = None
     glr: float | None = None
@@ -284,3 +298,15 @@ class TrainConfig:
         if self.snap < 1:
             raise UserError(f"--snap {self.snap} must be >= 1 (ticks between snapshots)")
         return self
+
+
+# The `make demo` / `stylegen demo` recipe: cpu32 on built-in Fashion-MNIST, conditional, sized
+# to finish in about ten minutes on a 2-core CPU (see benchmarks/RESULTS.md for its FID).
+DEMO_CONFIG = TrainConfig(
+    data="fashion-mnist",
+    outdir="runs/demo",
+    preset="cpu32",
+    cond=True,
+    kimg=40.0,
+    snap=10,
+)
