@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import logging
 import warnings
 from dataclasses import dataclass
@@ -202,8 +203,6 @@ def _forward_arg_names(module: torch.nn.Module) -> list[str]:
     schema = getattr(getattr(module, "forward", None), "schema", None)
     if schema is not None:
         return [a.name for a in schema.arguments]
-    import inspect
-
     return list(inspect.signature(module.forward).parameters)
 
 
@@ -239,11 +238,15 @@ class InceptionFeatures:
         return f"InceptionFeatures(source={self.source!r}, sha1={self.sha1}, {self.protocol})"
 
     def __call__(self, images: torch.Tensor | np.ndarray) -> torch.Tensor:
+        if isinstance(images, np.ndarray):
+            images = torch.from_numpy(images)
+        if isinstance(images, torch.Tensor):
+            images = images.to(self.device)  # resize on the detector's device
         with torch.inference_mode():
             if self.protocol == "nvidia":
-                feats = self.module(_as_uint8_rgb(images).to(self.device), return_features=True)
+                feats = self.module(_as_uint8_rgb(images), return_features=True)
             else:
-                x = prepare_inception_input(images, self.resolution).to(self.device)
+                x = prepare_inception_input(images, self.resolution)
                 # Channels-last lets oneDNN run the convolutions without layout reorders.
                 feats = self.module(x.contiguous(memory_format=torch.channels_last))
             feats = feats.reshape(feats.shape[0], -1).float().cpu()
