@@ -1,6 +1,35 @@
 """stylegen: style-based image synthesis in pure PyTorch (StyleGAN2, Karras et al. 2020, ...).
 
-The public API is re-exported here; submodules hold the implementation.
+The public API is re-exported here; submodules hold the implementation. Importing stylegen is
+cheap: torch-heavy modules load on first use.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "generate_images", "load", "UserError"]
+
+
+def load(path: Any, device: Any = "cpu") -> Any:
+    """Load a checkpoint folder (or a run folder's newest snapshot); see checkpoint.load."""
+    from stylegen.checkpoint import load as _load
+
+    return _load(path, device=device)
+
+
+def generate_images(*args: Any, **kwargs: Any) -> Any:
+    """uint8 images for seeds; see generate.generate_images."""
+    from stylegen.generate import generate_images as _generate
+
+    return _generate(*args, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "UserError":
+        from stylegen.errors import UserError
+
+        return UserError
+    raise AttributeError(name)

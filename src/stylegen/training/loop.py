@@ -174,6 +174,7 @@ class Trainer:
         self.tick = 0
         self.nonfinite_total = 0
         self.nonfinite_streak = 0
+        self.step_ok = True
         self.stats = StatsCollector()
         self.grid_z, self.grid_c = self._grid_latents()
 
@@ -214,26 +215,28 @@ class Trainer:
         return self.D(self.augment(img), c)
 
     def _step(self, opt, module, loss: torch.Tensor) -> bool:
-        """Backward + step, skipping the step when the loss is not finite."""
+        """Backward + step; a non-finite loss skips the step and is counted."""
+        opt.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
             self.nonfinite_total += 1
-            self.nonfinite_streak += 1
-            opt.zero_grad(set_to_none=True)
-            if self.nonfinite_streak >= self.cfg.max_nonfinite:
-                raise TrainingDivergedError(
-                    f"losses were not finite for {self.nonfinite_streak} steps in a row at "
-                    f"kimg {self.cur_nimg / 1000:.1f}; the last good snapshot in {self.run_dir} "
-                    "is intact: lower --glr/--dlr or raise --gamma and resume"
-                )
+            self.step_ok = False
             return False
-        opt.zero_grad(set_to_none=True)
         loss.backward()
         for p in module.parameters():
             if p.grad is not None:
                 torch.nan_to_num_(p.grad, nan=0, posinf=1e5, neginf=-1e5)
         opt.step()
-        self.nonfinite_streak = 0
         return True
+
+    def _check_divergence(self) -> None:
+        """Stop once whole minibatches keep producing non-finite losses."""
+        self.nonfinite_streak = 0 if self.step_ok else self.nonfinite_streak + 1
+        if self.nonfinite_streak >= self.cfg.max_nonfinite:
+            raise TrainingDivergedError(
+                f"losses were not finite for {self.nonfinite_streak} steps in a row at "
+                f"kimg {self.cur_nimg / 1000:.1f}; the last good snapshot in {self.run_dir} "
+                "is intact: lower --glr/--dlr or raise --gamma and resume"
+            )
 
     def _phase_G(self, z, c) -> None:
         self.G.requires_grad_(True)
@@ -291,6 +294,7 @@ class Trainer:
     def train_step(self) -> None:
         """One minibatch: all due phases, then EMA and bookkeeping."""
         cfg = self.cfg
+        self.step_ok = True
         real, real_c = self.batches.next()
         real = uint8_to_float(real).to(self.device)
         real_c = real_c.to(self.device) if self.c_dim else None
@@ -311,6 +315,7 @@ class Trainer:
         update_ema(self.G_ema, self.G, beta)
         self.cur_nimg += cfg.batch
         self.batch_idx += 1
+        self._check_divergence()
 
     # -- ticks, snapshots -------------------------------------------------------------------
 

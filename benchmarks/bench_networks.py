@@ -1,0 +1,215 @@
+"""Network speed: generator forward and one Gmain+Dmain training iteration, images/s.
+
+For each preset (default: cifar, cpu32) at batch 32 on N threads, after a warm-up, the median of
+`--reps` timings of (a) G forward without gradients and (b) one training iteration: G forward,
+non-saturating G loss backward through D and G, Adam step on G, then D logistic loss on detached
+fakes and reals, backward, Adam step on D. Achieved GFLOP/s (flops counted with
+torch.utils.flop_counter) are shown next to a measured fp32 matmul peak.
+
+With `--nvlabs PATH` (a local checkout of NVlabs/stylegan2-ada-pytorch, never shipped here) the
+official networks are timed the same way in the same process, for a side-by-side ratio.
+
+    python benchmarks/bench_networks.py [--presets cifar,cpu32] [--nvlabs ~/stylegan2-ada-pytorch]
+
+The table is printed and appended to benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from stylegen.config import build_configs
+from stylegen.models import Discriminator, Generator
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+def median_time(fn, reps: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def count_flops(fn) -> float:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return float(counter.get_total_flops())
+
+
+def matmul_peak(threads: int) -> float:
+    """fp32 GFLOP/s of a large square matmul: the machine's practical ceiling."""
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    sec = median_time(lambda: a @ b, reps=5)
+    return 2 * 2048**3 / sec / 1e9
+
+
+def make_forward(G, z, c, **kw):
+    def fwd():
+        with torch.no_grad():
+            G(z, c, **kw)
+
+    return fwd
+
+
+def make_train_iter(G, D, z, c, real):
+    opt_G = torch.optim.Adam(G.parameters(), lr=0.0025, betas=(0.0, 0.99), eps=1e-8)
+    opt_D = torch.optim.Adam(D.parameters(), lr=0.0025, betas=(0.0, 0.99), eps=1e-8)
+
+    def step():
+        G.requires_grad_(True)
+        D.requires_grad_(False)
+        opt_G.zero_grad(set_to_none=True)
+        F.softplus(-D(G(z, c), c)).mean().backward()
+        opt_G.step()
+        G.requires_grad_(False)
+        D.requires_grad_(True)
+        opt_D.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            fake = G(z, c)
+        loss = F.softplus(D(fake, c)).mean() + F.softplus(-D(real, c)).mean()
+        loss.backward()
+        opt_D.step()
+
+    return step
+
+
+def ours(preset: str, c_dim: int):
+    g, d = build_configs(preset, img_resolution=32, img_channels=3, c_dim=c_dim)
+    return Generator(g), Discriminator(d), g
+
+
+def official(path: str, preset: str, c_dim: int):
+    sys.path.insert(0, path)
+    from training import networks  # noqa: PLC0415  (the user's local checkout)
+
+    g, d = build_configs(preset, img_resolution=32, img_channels=3, c_dim=c_dim)
+    G = networks.Generator(
+        z_dim=g.z_dim,
+        c_dim=c_dim,
+        w_dim=g.w_dim,
+        img_resolution=32,
+        img_channels=3,
+        mapping_kwargs=dict(num_layers=g.mapping_layers),
+        synthesis_kwargs=dict(
+            channel_base=g.channel_base,
+            channel_max=g.channel_max,
+            num_fp16_res=0,
+            conv_clamp=g.conv_clamp,
+            architecture=g.architecture,
+        ),
+    )
+    D = networks.Discriminator(
+        c_dim=c_dim,
+        img_resolution=32,
+        img_channels=3,
+        architecture=d.architecture,
+        channel_base=d.channel_base,
+        channel_max=d.channel_max,
+        num_fp16_res=0,
+        conv_clamp=d.conv_clamp,
+        epilogue_kwargs=dict(mbstd_group_size=d.mbstd_group_size),
+    )
+    return G, D, g
+
+
+def bench(impl: str, G, D, g, batch: int, reps: int, c_dim: int) -> list[dict]:
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(batch, g.z_dim, generator=gen)
+    c = F.one_hot(torch.arange(batch) % c_dim, c_dim).float() if c_dim else None
+    real = torch.randn(batch, 3, 32, 32, generator=gen).clamp(-1, 1)
+    rows = []
+    G.eval()
+    variants = [("G forward", {})]
+    if impl == "official":
+        variants.append(("G forward (non-fused)", {"fused_modconv": False}))
+    for name, kw in variants:
+        fwd = make_forward(G, z, c, **kw)
+        flops = count_flops(fwd)
+        sec = median_time(fwd, reps)
+        rows.append(dict(impl=impl, what=name, img_s=batch / sec, gflops=flops / sec / 1e9))
+    G.train()
+    D.train()
+    step = make_train_iter(G, D, z, c, real)
+    flops = count_flops(step)
+    sec = median_time(step, reps)
+    rows.append(
+        dict(impl=impl, what="Gmain+Dmain iteration", img_s=batch / sec, gflops=flops / sec / 1e9)
+    )
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--presets", default="cifar,cpu32")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--nvlabs", default=None, help="local checkout of stylegan2-ada-pytorch")
+    ap.add_argument("--note", default="", help="free text for the results table")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    peak = matmul_peak(args.threads)
+    rows = []
+    for preset in args.presets.split(","):
+        c_dim = 10 if preset == "cifar" else 0
+        impls = [("stylegen", ours)] + (
+            [("official", lambda p, c: official(args.nvlabs, p, c))] if args.nvlabs else []
+        )
+        for impl, build in impls:
+            G, D, g = build(preset, c_dim)
+            for row in bench(impl, G, D, g, args.batch, args.reps, c_dim):
+                rows.append(dict(preset=preset, **row))
+                print(
+                    f"{preset:8s} {impl:9s} {row['what']:24s} {row['img_s']:8.2f} img/s "
+                    f"{row['gflops']:7.1f} GFLOP/s",
+                    flush=True,
+                )
+    write_table(rows, peak, args)
+
+
+def write_table(rows: list[dict], peak: float, args: argparse.Namespace) -> None:
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    lines = [
+        f"\n## bench_networks.py — {stamp}\n",
+        f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} "
+        f"threads, torch {torch.__version__}, batch {args.batch}, median of {args.reps}. "
+        f"fp32 matmul peak {peak:.1f} GFLOP/s. {args.note}\n",
+        "| preset | implementation | measurement | images/s | GFLOP/s | % of matmul peak |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['preset']} | {r['impl']} | {r['what']} | {r['img_s']:.2f} | "
+            f"{r['gflops']:.1f} | {100 * r['gflops'] / peak:.0f}% |"
+        )
+    base = {(r["preset"], r["what"]): r["img_s"] for r in rows if r["impl"] == "official"}
+    for r in rows:
+        ref = base.get((r["preset"], r["what"]))
+        if r["impl"] == "stylegen" and ref:
+            lines.append(
+                f"\nRatio stylegen/official, {r['preset']} {r['what']}: {r['img_s'] / ref:.2f}x"
+            )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with RESULTS.open("a") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()

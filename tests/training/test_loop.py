@@ -1,0 +1,132 @@
+"""Training loop: exact resume, snapshot contents and atomicity, non-finite losses, bad input."""
+
+import json
+
+import pytest
+import torch
+
+from stylegen import checkpoint
+from stylegen.config import TrainConfig
+from stylegen.errors import UserError
+from stylegen.generate import generate_images
+from stylegen.training import loop
+from stylegen.training.loop import STATE_FILE, TrainingDivergedError, resume, train
+
+# 'tiny' ticks every 16 images; 4 ticks = 0.064 kimg, a few seconds on 2 cores.
+BASE = dict(
+    data="fashion-mnist",
+    preset="tiny",
+    cond=True,
+    max_size=256,
+    snap=1,
+    pl_weight=2.0,
+    style_mixing_prob=0.9,
+    aug="ada",
+    aug_p=0.2,
+    threads=2,
+)
+
+
+def _cfg(tmp_path, **kw) -> TrainConfig:
+    return TrainConfig(outdir=str(tmp_path / "runs"), **{**BASE, **kw})
+
+
+def _state(snap):
+    return torch.load(snap / STATE_FILE, weights_only=True)
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    full = train(_cfg(tmp_path, kimg=0.064))
+    half = train(_cfg(tmp_path, kimg=0.032))
+    resumed = resume(half.parent, kimg=0.064)
+    a, b = _state(full), _state(resumed)
+    for net in ("G", "D", "G_ema"):
+        for k in a[net]:
+            diff = (a[net][k].float() - b[net][k].float()).abs().max().item()
+            assert diff < 1e-6, (net, k, diff)
+    assert a["augment"] == b["augment"]
+    # The resumed run dropped nothing and repeated nothing in its stats.
+    kimgs = [json.loads(x)["Progress/kimg"] for x in (half.parent / "stats.jsonl").open()]
+    assert kimgs == sorted(set(kimgs)) and len(kimgs) == 4
+
+
+def test_snapshot_contents_and_generation(tmp_path):
+    snap = train(_cfg(tmp_path, kimg=0.032))
+    run = snap.parent
+    for name in ("training_options.json", "stats.jsonl", "losses.png", "reals.png"):
+        assert (run / name).exists(), name
+    assert sorted(p.name for p in snap.iterdir()) == [
+        "config.json",
+        "model.safetensors",
+        "samples.png",
+        STATE_FILE,
+    ]
+    assert not list(run.glob(".*"))  # no temp folders left behind
+    G = checkpoint.load(run)  # a run folder resolves to its newest snapshot
+    assert G.c_dim == 10 and G.img_channels == 1 and G.img_resolution == 32
+    assert generate_images(G, [0, 1], class_idx=3).shape == (2, 1, 32, 32)
+    stats = [json.loads(x) for x in (run / "stats.jsonl").open()]
+    assert all(s["Progress/augment"] >= 0 for s in stats)
+    assert {"Loss/G/loss", "Loss/D/loss", "Loss/r1_penalty", "Loss/pl_penalty"} <= set(stats[0])
+
+
+def test_failed_snapshot_leaves_previous_intact(tmp_path, monkeypatch):
+    first = train(_cfg(tmp_path, kimg=0.016))
+    before = (first / "model.safetensors").read_bytes()
+    calls = {"n": 0}
+    real_save = torch.save
+
+    def failing_save(obj, f, *a, **k):
+        calls["n"] += 1
+        if calls["n"] >= 1:
+            raise OSError(28, "No space left on device")
+        return real_save(obj, f, *a, **k)
+
+    monkeypatch.setattr(loop.torch, "save", failing_save)
+    with pytest.raises(UserError, match="could not write snapshot .* free disk space"):
+        resume(first.parent, kimg=0.048)
+    assert (first / "model.safetensors").read_bytes() == before
+    assert sorted(p.name for p in first.parent.glob("snapshot-*")) == [first.name]
+    assert not list(first.parent.glob(".snapshot*"))
+
+
+def test_nonfinite_steps_are_skipped_then_stop_the_run(tmp_path, monkeypatch):
+    real_loss = loop.losses.g_nonsaturating_loss
+    bad = {"left": 3}
+
+    def sometimes_nan(logits):
+        if bad["left"] > 0:
+            bad["left"] -= 1
+            return real_loss(logits) * float("nan")
+        return real_loss(logits)
+
+    monkeypatch.setattr(loop.losses, "g_nonsaturating_loss", sometimes_nan)
+    snap = train(_cfg(tmp_path, kimg=0.032))
+    stats = [json.loads(x) for x in (snap.parent / "stats.jsonl").open()]
+    assert stats[-1]["Progress/nonfinite_steps"] == 3
+    assert all(torch.isfinite(v).all() for v in checkpoint.load(snap).state_dict().values())
+
+    bad["left"] = 10**9
+    with pytest.raises(TrainingDivergedError, match="not finite for 20 steps in a row"):
+        resume(snap.parent, kimg=0.5)
+    # Skipped steps never write non-finite weights: the newest snapshot is still usable.
+    newest = checkpoint.load(snap.parent)
+    assert all(torch.isfinite(v).all() for v in newest.state_dict().values())
+
+
+def test_bad_training_input(tmp_path):
+    with pytest.raises(UserError, match="not a run folder"):
+        resume(tmp_path)
+    with pytest.raises(UserError, match="--batch 6 is not divisible by the minibatch-std group"):
+        train(_cfg(tmp_path, batch=6, pl_weight=0.0))
+    with pytest.raises(UserError, match="unknown --aug mode 'sometimes'"):
+        train(_cfg(tmp_path, aug="sometimes"))
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    from PIL import Image
+
+    for i in range(4):
+        Image.new("L", (8, 8), i * 40).save(folder / f"{i}.png")
+    with pytest.raises(UserError, match="labels"):
+        train(_cfg(tmp_path, data=str(folder)))
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
