@@ -5,16 +5,14 @@ Image Quality of StyleGAN"): insert zeros to upsample, pad or crop, convolve wit
 then keep every `down`-th pixel. The semantics (padding order, filter flip, gain) follow the
 official `upfirdn2d` so that official weights and filters give identical images.
 
-2D filters (StyleGAN2's 4x4 outer product of [1,3,3,1]) run as one channels-last depthwise
-convolution; long 1D separable filters run as two 1D passes of shifted multiply-adds.
+2D filters (StyleGAN2's 4x4 outer product of [1,3,3,1]) run as one depthwise convolution; long
+1D separable filters run as two 1D passes of shifted multiply-adds.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
-_CHANNELS_LAST = False
 
 __all__ = ["setup_filter", "upfirdn2d", "upsample2d", "downsample2d", "filter2d"]
 
@@ -119,16 +117,13 @@ def _depthwise_fir(
 ) -> torch.Tensor:
     """Zero-insert, pad, then one depthwise conv2d with stride `down`.
 
-    A single depthwise convolution (channels-last, so oneDNN vectorises over channels) beats
-    separate multiply-add passes by an order of magnitude on CPU, and decimating through the
-    stride computes only the kept pixels.
+    A single depthwise convolution beats separate multiply-add passes several times over on CPU,
+    and decimating through the stride computes only the kept pixels.
     """
     x = _zero_insert(_zero_insert(x, 3, up[0]), 2, up[1])
     x = _pad_or_crop(_pad_or_crop(x, 3, pad[0], pad[1]), 2, pad[2], pad[3])
     channels = x.shape[1]
     weight = f.to(x.dtype)[None, None].expand(channels, 1, *f.shape)
-    if _CHANNELS_LAST and x.device.type == "cpu":
-        x = x.contiguous(memory_format=torch.channels_last)
     return F.conv2d(x, weight, stride=(down[1], down[0]), groups=channels)
 
 
