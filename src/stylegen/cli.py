@@ -250,10 +250,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, kimg=args.kimg)
     snap = _with_progress(lambda cb: train(cfg, cb))
     run_dir = snap.parent
-    print(f"samples (one row per class): {snap / 'samples.png'}")
-    print(f"checkpoint:                  {snap}")
-    print(f"loss plot:                   {run_dir / 'losses.png'}")
-    print(f"next: stylegen generate --network {snap} --seeds 0-15 --class 0 --outdir out --grid")
+    print(f"samples:    {snap / 'samples.png'}")
+    print(f"checkpoint: {snap}")
+    print(f"loss plot:  {run_dir / 'losses.png'}")
+    print(f"next: stylegen generate --network {snap} --seeds 0-15 --outdir out --grid")
     return 0
 
 
