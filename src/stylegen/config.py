@@ -201,10 +201,12 @@ class TrainDefaults:
 
 TRAIN_DEFAULTS: dict[str, TrainDefaults] = {
     "tiny": TrainDefaults(batch=8, gamma=0.1, ema_kimg=0.1, ema_rampup=0.05, tick_kimg=0.016),
+    # Small batches: on a CPU the cost per image barely depends on the batch, and a short run
+    # gains more from 4x the optimiser steps than from less noisy gradients.
     "cpu32": TrainDefaults(
-        batch=32,
+        batch=8,
         lr=0.0025,
-        gamma=0.1,
+        gamma=0.05,
         ema_kimg=1.0,
         ema_rampup=0.05,
         pl_weight=0.0,
