@@ -143,7 +143,9 @@ class Batches:
 class Trainer:
     """Holds every piece of training state; `run()` trains until `kimg`."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: Path, progress: ProgressFn | None = None):
+    def __init__(
+        self, cfg: TrainConfig, run_dir: Path, progress: ProgressFn | None = None, ds=None
+    ):
         self.cfg = cfg = cfg.resolved()
         self.run_dir = run_dir
         self.progress = progress
@@ -151,7 +153,7 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
-        self.ds = open_training_data(cfg)
+        self.ds = open_training_data(cfg) if ds is None else ds
         self.G, self.D = build_networks(cfg, self.ds)
         self.G.to(self.device).train()
         self.D.to(self.device).train()
@@ -483,12 +485,12 @@ def latest_snapshot(run_dir: Path) -> Path | None:
 def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
     """Start a new run under cfg.outdir; returns the final snapshot folder."""
     resolved = cfg.resolved()
-    ds_check = open_training_data(resolved)  # fail on bad data before creating the run folder
-    build_networks(resolved, ds_check)
+    ds = open_training_data(resolved)  # fail on bad data before creating the run folder
+    build_networks(resolved, ds)
     run_dir = new_run_dir(resolved.outdir, resolved.data, resolved.preset)
     (run_dir / OPTIONS_FILE).write_text(json.dumps(config_to_dict(resolved), indent=2) + "\n")
     log.info("run folder %s", run_dir)
-    trainer = Trainer(resolved, run_dir, progress)
+    trainer = Trainer(resolved, run_dir, progress, ds=ds)
     return trainer.run()
 
 
