@@ -32,6 +32,8 @@ __all__ = [
     "read_config",
     "resolve",
     "save",
+    "fsync_files",
+    "replace_dir",
     "write_checkpoint_files",
 ]
 
@@ -68,21 +70,22 @@ def save(model: nn.Module, path: str | os.PathLike, metadata: dict[str, Any] | N
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         write_checkpoint_files(model, tmp, metadata)
-        _fsync_dir(tmp)
-        _replace_dir(tmp, path)
+        fsync_files(tmp)
+        replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_files(folder: Path) -> None:
+    """Flush every file in `folder` to disk before the folder is renamed into place."""
     for f in folder.iterdir():
         with open(f, "rb") as fh:
             os.fsync(fh.fileno())
 
 
-def _replace_dir(src: Path, dst: Path) -> None:
+def replace_dir(src: Path, dst: Path) -> None:
     """Move folder `src` to `dst`; an existing `dst` is swapped out first, then removed."""
     if not dst.exists():
         os.replace(src, dst)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from stylegen.checkpoint import write_checkpoint_files
+from stylegen.checkpoint import fsync_files, replace_dir, write_checkpoint_files
 from stylegen.config import TrainConfig, build_configs, config_from_dict, config_to_dict
 from stylegen.data.datasets import open_dataset
 from stylegen.errors import UserError
@@ -443,12 +443,8 @@ class Trainer:
             torch.save(self.state_dict(), tmp / STATE_FILE)
             grid = self.sample_grid()
             save_image(grid, tmp / "samples.png")
-            for f in tmp.iterdir():
-                with open(f, "rb") as fh:
-                    os.fsync(fh.fileno())
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
+            fsync_files(tmp)
+            replace_dir(tmp, final)
         except OSError as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             raise UserError(
