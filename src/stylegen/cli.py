@@ -139,6 +139,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "mixed"],
+        help="mixed: bfloat16 in the num_fp16_res highest-resolution blocks of G and D",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.set_defaults(func=cmd_train)
 
@@ -166,6 +172,7 @@ _TRAIN_FIELDS = (
     "snap",
     "seed",
     "threads",
+    "precision",
 )
 
 

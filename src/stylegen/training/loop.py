@@ -33,7 +33,7 @@ from stylegen.config import TrainConfig, build_configs, config_from_dict, config
 from stylegen.data.datasets import open_dataset
 from stylegen.errors import UserError
 from stylegen.images import float_to_uint8, make_grid, save_image, uint8_to_float
-from stylegen.models import Discriminator, Generator
+from stylegen.models import Discriminator, Generator, set_reduced_precision
 from stylegen.training import losses
 from stylegen.training.augment import make_augment
 from stylegen.training.ema import ema_beta, update_ema
@@ -158,6 +158,10 @@ class Trainer:
         self.G.to(self.device).train()
         self.D.to(self.device).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        if cfg.precision == "mixed":
+            # G_ema (samples, snapshots, metrics) stays float32; only the trained copies drop.
+            set_reduced_precision(self.G, True)
+            set_reduced_precision(self.D, True)
         self.c_dim = self.G.c_dim
         self.batches = Batches(self.ds, cfg.batch, cfg.seed)
         self.augment = make_augment(
