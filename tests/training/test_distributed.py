@@ -233,25 +233,27 @@ def test_two_nodes_with_c10d_rendezvous(data, tmp_path):
 @pytest.mark.slow
 def test_killed_rank_stops_the_job_and_resume_continues(data, tmp_path):
     out = tmp_path / "runs"
-    train = ["train", "--data", str(data), "--kimg", "0.064", "--outdir", str(out), "--snap", "1"]
-    # Rank 1 dies with SIGKILL after 6 minibatches (48 images): snapshots 0.016, 0.032 exist.
-    job = _torchrun("--standalone", "--nproc-per-node", "2", str(KILL_WORKER), "1", "48")
+    train = ["train", "--data", str(data), "--kimg", "0.048", "--outdir", str(out), "--snap", "1"]
+    # Rank 1 dies with SIGKILL after 4 minibatches (32 images), before the tick that would have
+    # written snapshot 0.032: only 0.016 exists.
+    job = _torchrun("--standalone", "--nproc-per-node", "2", str(KILL_WORKER), "1", "32")
     proc = _run([*job, *train, *TRAIN])  # subprocess.run's timeout bounds the time
     assert proc.returncode != 0
     assert "SIGKILL" in proc.stderr or f"-{int(signal.SIGKILL)}" in proc.stderr
     (run,) = out.iterdir()
     snap = latest_snapshot(run)
-    assert snap.name == "snapshot-000000.032"
+    assert snap.name == "snapshot-000000.016"
     state = torch.load(snap / STATE_FILE, weights_only=True)
-    assert state["counters"][0].item() == 32 and len(state["rng_shards"]) == 2
+    assert state["counters"][0].item() == 16 and len(state["rng_shards"]) == 2
     assert checkpoint.load(snap).img_resolution == 16
 
-    resumed = _run(
-        _torchrun("--standalone", "--nproc-per-node", "2", "-m", "stylegen", "train")
-        + ["--resume", str(run)]
-    )
+    # Resume through `stylegen train --cpu-procs 2`, the launcher path torchrun did not cover.
+    cmd = [sys.executable, "-m", "stylegen", "train", "--resume", str(run), "--cpu-procs", "2"]
+    resumed = _run(cmd)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert latest_snapshot(run).name == "snapshot-000000.064"
+    assert latest_snapshot(run).name == "snapshot-000000.048"
     assert not list(run.glob(".snapshot-*"))
     kimgs = [json.loads(x)["Progress/kimg"] for x in (run / "stats.jsonl").open()]
-    assert kimgs == [0.016, 0.032, 0.048, 0.064]
+    assert kimgs == [0.016, 0.032, 0.048]
+    # Every rank resumed from the same state: the result is that of an uninterrupted run.
+    _assert_same_weights(_final_state(out), _reference(data, tmp_path / "ref", kimg="0.048"))

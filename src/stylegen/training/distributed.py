@@ -375,6 +375,7 @@ def launch(argv: Sequence[str], nprocs: int) -> None:
     restarts: if any process fails, the launcher stops the others and this raises
     WorkerFailedError with the first failed rank's exit code.
     """
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
@@ -397,3 +398,5 @@ def launch(argv: Sequence[str], nprocs: int) -> None:
     except ChildFailedError as exc:
         rank, failure = exc.get_first_failure()
         raise WorkerFailedError(rank, failure.exitcode) from None
+    except SignalException:  # Ctrl-C / SIGTERM: the launcher has stopped the workers
+        raise KeyboardInterrupt from None

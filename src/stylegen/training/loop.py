@@ -526,7 +526,7 @@ class Trainer:
             "G_ema": self.G_ema.state_dict(),
             "opt_G": self.opt_G.state_dict(),
             "opt_D": self.opt_D.state_dict(),
-            "augment": self.augment.state_dict(),
+            "augment": self._augment_state(),
             "pl_mean": self.pl_mean.detach().cpu(),
             "counters": torch.tensor(
                 [self.cur_nimg, self.batch_idx, self.tick, self.nonfinite_total]
@@ -537,13 +537,27 @@ class Trainer:
             "rng_shards": shard_rngs,
         }
 
+    def _augment_state(self) -> dict[str, Any]:
+        """ADA state with the signs each process has gathered since the last adjustment summed."""
+        state = self.augment.state_dict()
+        ada = state.get("ada")
+        if ada is None or not self.dist.enabled:
+            return state
+        pending = torch.tensor([ada["sign_sum"], ada["count"]], dtype=torch.float64)
+        sign_sum, count = distributed.all_reduce_sum_(pending.to(self.device)).tolist()
+        return {**state, "ada": {**ada, "sign_sum": sign_sum, "count": int(count)}}
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
         self.G_ema.load_state_dict(state["G_ema"])
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
-        self.augment.load_state_dict(state["augment"])
+        augment = state["augment"]
+        if augment.get("ada") is not None and not self.dist.is_main:
+            # Rank 0 carries the job's pending ADA sign sums (see _augment_state); others none.
+            augment = {**augment, "ada": {**augment["ada"], "sign_sum": 0.0, "count": 0}}
+        self.augment.load_state_dict(augment)
         self.pl_mean = state["pl_mean"].to(self.device)
         self.cur_nimg, self.batch_idx, self.tick, self.nonfinite_total = (
             int(v) for v in state["counters"]
