@@ -7,6 +7,10 @@ on reals every `r1_interval` minibatches), with Adam settings corrected for lazy
 After each minibatch G_ema follows G and ADA adjusts p. Every tick logs and writes stats; every
 `snap` ticks an atomic snapshot folder holds the G_ema checkpoint, the full training state (for an
 exact resume) and a sample grid.
+
+Each minibatch is cut into shards of `batch_gpu` images, each with its own random streams; with
+several processes (torchrun) each runs its own shards and gradients, ADA and stats are summed
+over processes (training/distributed.py). One process with one shard is the classic loop.
 """
 
 from __future__ import annotations
@@ -218,11 +222,6 @@ class Trainer:
         z = torch.randn(rows * 8, self.G.z_dim, generator=gen)
         return z, c
 
-    # -- phases -----------------------------------------------------------------------------
-
-    def _gen_c(self, n: int, batches: Batches | None = None) -> torch.Tensor | None:
-        return (batches or self.batches).random_labels(n).to(self.device) if self.c_dim else None
-
     # -- random streams per shard -----------------------------------------------------------
 
     def _new_shard_rng(self, shard: int) -> dict[str, torch.Tensor]:
@@ -262,6 +261,9 @@ class Trainer:
         return distributed.all_reduce_sum_(total) / self.layout.num_shards
 
     # -- phases -----------------------------------------------------------------------------
+
+    def _gen_c(self, n: int, batches: Batches | None = None) -> torch.Tensor | None:
+        return (batches or self.batches).random_labels(n).to(self.device) if self.c_dim else None
 
     def _run_G(self, z, c, update_emas: bool = False):
         ws = self.G.mapping(z, c, update_emas=update_emas)
