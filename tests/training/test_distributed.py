@@ -145,6 +145,39 @@ def test_backend_choice(monkeypatch):
         distributed.resolve_backend(None, "cpu")
 
 
+def _collectives_worker(rank: int, port: int) -> None:
+    dist = torch.distributed
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        assert distributed.info() == distributed.DistInfo(rank, 2, 0)
+        p, q = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(1))
+        p.grad = torch.tensor([1.0, 2.0]) * (rank + 1)  # q has no gradient on either rank
+        assert distributed.reduce_gradients([p, q], flag=float(rank)) == 1.0
+        assert p.grad.tolist() == [3.0, 6.0] and q.grad is None
+        assert distributed.all_gather_objects(rank * 10) == [0, 10]
+        assert distributed.broadcast_object(f"rank {rank}") == "rank 0"
+        assert distributed.rank0_call(lambda: Path(f"run-{rank}")) == Path("run-0")
+
+        def fails_on_rank0():
+            raise UserError("cannot create --outdir x")
+
+        # The error of rank 0's I/O reaches every rank, so all of them stop with exit code 2.
+        with pytest.raises(UserError, match="cannot create --outdir x"):
+            distributed.rank0_call(fails_on_rank0)
+        stats = StatsCollector()
+        stats.report("only_on_rank1" if rank else "both", float(rank + 1))
+        stats.report("both", 5.0)
+        stats.reduce(["both", "only_on_rank1"], distributed.all_reduce_sum_)
+        assert stats.tick() == {"both": (1 + 5 + 5) / 3, "only_on_rank1": 2.0}
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_collectives_with_two_processes():
+    torch.multiprocessing.spawn(_collectives_worker, args=(_free_port(),), nprocs=2)
+
+
 # ---------------------------------------------------------------------------------------------
 # Bad input through the CLI: one line, exit 2
 
