@@ -4,6 +4,7 @@ The slow tests start real process groups on 127.0.0.1 (torchrun or `stylegen tra
 each on a 16-image 16x16 dataset with the `tiny` preset for 4 minibatches of 8 images.
 """
 
+import datetime
 import json
 import os
 import signal
@@ -147,7 +148,13 @@ def test_backend_choice(monkeypatch):
 
 def _collectives_worker(rank: int, port: int) -> None:
     dist = torch.distributed
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=2,
+        timeout=datetime.timedelta(seconds=60),  # a failed peer must not hang the suite
+    )
     try:
         assert distributed.info() == distributed.DistInfo(rank, 2, 0)
         p, q = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(1))
