@@ -146,7 +146,23 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="mixed: bfloat16 in the num_fp16_res highest-resolution blocks of G and D",
     )
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    _add_distributed_flags(p)
     p.set_defaults(func=cmd_train)
+
+
+def _add_distributed_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("multi-process training (see README: Multi-GPU / multi-node)")
+    g.add_argument("--gpus", type=int, default=None, help="train on N GPUs (N processes, NCCL)")
+    g.add_argument("--cpu-procs", type=int, default=None, help="train with N CPU processes (gloo)")
+    g.add_argument(
+        "--batch-gpu", type=int, default=None, help="images per process per round (default batch/N)"
+    )
+    g.add_argument(
+        "--dist-backend",
+        default=None,
+        choices=["auto", "gloo", "nccl"],
+        help="default: $STYLEGEN_DIST_BACKEND or auto (nccl on CUDA, gloo on CPU)",
+    )
 
 
 _TRAIN_FIELDS = (
@@ -173,6 +189,8 @@ _TRAIN_FIELDS = (
     "seed",
     "threads",
     "precision",
+    "batch_gpu",
+    "dist_backend",
 )
 
 
@@ -181,24 +199,101 @@ def cmd_train(args: argparse.Namespace) -> int:
     import json
 
     from stylegen.config import TrainConfig, config_to_dict
+    from stylegen.training import distributed
     from stylegen.training.loop import resume, train
 
+    device = args.device or ("cpu" if args.cpu_procs else default_device())
+    nprocs = _process_count(args, device)
+    distributed.resolve_backend(args.dist_backend, device)  # e.g. NCCL without CUDA
+    launching = nprocs > 1 and not distributed.is_worker()
     if args.resume:
-        snap = _with_progress(lambda cb: resume(args.resume, cb, kimg=args.kimg))
-        print(f"done: {snap}")
+        if launching:
+            return _launch(args, nprocs)
+        snap = _with_progress(
+            lambda cb: resume(
+                args.resume,
+                cb,
+                kimg=args.kimg,
+                batch_gpu=args.batch_gpu,
+                dist_backend=args.dist_backend,
+            )
+        )
+        _print_done(snap)
         return 0
     if not args.data:
         raise UserError("--data is required (a folder, a .zip, or fashion-mnist / emoji)")
     values = {k: getattr(args, k) for k in _TRAIN_FIELDS}
-    cfg = TrainConfig(**values, device=args.device or default_device())
+    cfg = TrainConfig(**values, device=device)
     if args.kimg is not None:
         cfg = dataclasses.replace(cfg, kimg=args.kimg)
     resolved = cfg.resolved()
+    if launching:
+        _check_before_launch(resolved, nprocs)
     if args.dry_run:
         print(json.dumps(config_to_dict(resolved), indent=2))
         return 0
+    if launching:
+        return _launch(args, nprocs)
     snap = _with_progress(lambda cb: train(resolved, cb))
-    print(f"done: {snap}")
+    _print_done(snap)
+    return 0
+
+
+def _print_done(snap: object) -> None:
+    import os
+
+    if os.environ.get("RANK", "0") == "0":  # one line per job, not per process
+        print(f"done: {snap}")
+
+
+def _process_count(args: argparse.Namespace, device: str) -> int:
+    """Processes asked for by --gpus / --cpu-procs (1 if neither), checked against the machine."""
+    from stylegen.training import distributed
+
+    if args.gpus is not None and args.cpu_procs is not None:
+        raise UserError("use --gpus N (GPU processes) or --cpu-procs N (CPU processes), not both")
+    if args.gpus is not None:
+        distributed.check_gpu_count(args.gpus, device)
+        n = args.gpus
+    elif args.cpu_procs is not None:
+        if args.cpu_procs < 1:
+            raise UserError(f"--cpu-procs {args.cpu_procs} must be >= 1")
+        if device != "cpu":
+            raise UserError(f"--cpu-procs runs CPU processes; drop --device {device} or use --gpus")
+        n = args.cpu_procs
+    else:
+        return 1
+    world = distributed.env_world_size()
+    if distributed.is_worker() and world != n:
+        raise UserError(
+            f"--gpus/--cpu-procs {n} but torchrun started {world} processes; leave out "
+            "--gpus/--cpu-procs under torchrun (--nproc-per-node sets the count)"
+        )
+    return n
+
+
+def _check_before_launch(cfg, nprocs: int) -> None:
+    """Fail in this one process, not in every launched one, on bad data or batch sizes."""
+    import dataclasses
+
+    from stylegen.training import distributed
+    from stylegen.training.loop import build_networks, open_training_data
+
+    layout = distributed.shard_layout(cfg.batch, cfg.batch_gpu, nprocs)
+    build_networks(dataclasses.replace(cfg, batch_gpu=layout.batch_gpu), open_training_data(cfg))
+
+
+def _launch(args: argparse.Namespace, nprocs: int) -> int:
+    """Start nprocs copies of this very command through torch.distributed's elastic launcher."""
+    from stylegen.training import distributed
+
+    try:
+        distributed.launch(args.argv, nprocs)
+    except distributed.WorkerFailedError as exc:
+        if exc.exitcode == EXIT_USER_ERROR:
+            return EXIT_USER_ERROR  # the worker has printed its one-line error
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -323,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # relaunched by --gpus / --cpu-procs
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -277,6 +277,8 @@ class TrainConfig:
     threads: int | None = None
     max_nonfinite: int = 20
     precision: str = "fp32"  # "mixed": bfloat16 blocks of G and D (models/precision.py)
+    batch_gpu: int | None = None  # images per process per round; None: batch / processes
+    dist_backend: str | None = None  # gloo | nccl | auto; None: $STYLEGEN_DIST_BACKEND or auto
     G_overrides: dict[str, Any] = field(default_factory=dict)
     D_overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -310,6 +312,10 @@ class TrainConfig:
                 f"--batch {self.batch} is not divisible by the path-length batch shrink "
                 f"{self.pl_batch_shrink}; use an even batch size"
             )
+        if self.batch_gpu is not None and self.batch_gpu < 1:
+            raise UserError(f"--batch-gpu {self.batch_gpu} must be >= 1")
+        if self.dist_backend is not None:
+            _check_choice("--dist-backend", self.dist_backend, ("auto", "gloo", "nccl"))
         if self.kimg <= 0:
             raise UserError(f"--kimg {self.kimg} must be > 0")
         for name in ("glr", "dlr", "gamma", "ema_kimg", "pl_weight"):

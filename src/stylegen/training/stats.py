@@ -38,7 +38,7 @@ import numbers
 import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +167,32 @@ class StatsCollector:
     def names(self) -> list[str]:
         """Names reported since the last tick, in first-report order."""
         return list(self._moments)
+
+    def reduce(
+        self,
+        all_names: list[str],
+        sum_fn: Callable[[torch.Tensor], torch.Tensor],
+        device: torch.device | str = "cpu",
+    ) -> None:
+        """Replace every statistic by its total over processes (multi-process training).
+
+        ``all_names`` must be the same list on every process (the union of their names);
+        ``sum_fn`` sums a float64 tensor over processes, e.g. an all-reduce. Afterwards
+        :meth:`tick` gives the means over all processes' samples.
+        """
+        local = torch.zeros(len(all_names), 3, dtype=torch.float64, device=device)
+        for i, name in enumerate(all_names):
+            m = self._moments.get(name)
+            if m is not None:
+                local[i, 0] = m.count
+                local[i, 1] = torch.as_tensor(m.sum, dtype=torch.float64).to(device)
+                local[i, 2] = torch.as_tensor(m.sumsq, dtype=torch.float64).to(device)
+        total = sum_fn(local).cpu()
+        self._moments = {}
+        for i, name in enumerate(all_names):
+            count, s, sq = total[i].tolist()
+            if count > 0:
+                self._moments.setdefault(name, _Moments()).add(int(round(count)), s, sq)
 
     def tick(
         self, extra: Mapping[str, Any] | None = None, with_std: bool = False
