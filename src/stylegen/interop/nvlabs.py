@@ -443,6 +443,7 @@ def read_snapshot(path: str | os.PathLike) -> Snapshot:
 
 
 def _unpickle(path: Path) -> Any:
+    _check_header(path)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated.*")
         try:
@@ -469,6 +470,22 @@ def _unpickle(path: Path) -> Any:
                 f"{path} is not a readable pickle ({type(exc).__name__}: {exc}); pass an "
                 "official network-snapshot-*.pkl"
             ) from None
+
+
+def _check_header(path: Path) -> None:
+    """Official snapshots are pickles of protocol 2 or newer: they start with PROTO (0x80) n."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError as exc:
+        raise UserError(f"cannot read {path} ({exc.strerror or exc})") from None
+    if len(head) < 2:
+        raise UserError(f"{path} is truncated (only {len(head)} bytes); download it again")
+    if head[0] != 0x80 or not 2 <= head[1] <= pickle.HIGHEST_PROTOCOL:
+        raise UserError(
+            f"{path} is not a readable pickle (it does not start with a pickle header); pass an "
+            "official network-snapshot-*.pkl"
+        )
 
 
 def _walk(value: Any, seen: set[int]) -> Iterator[Any]:
