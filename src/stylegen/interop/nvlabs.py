@@ -294,6 +294,8 @@ _SAFE_GLOBALS: dict[tuple[str, str], Any] = {
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
     ("collections", "OrderedDict"): collections.OrderedDict,
+    ("builtins", "set"): set,  # protocol 3 (Python 3.7, the official requirement) has no EMPTY_SET
+    ("builtins", "frozenset"): frozenset,
     ("dnnlib.util", "EasyDict"): _EasyDict,
     ("dnnlib", "EasyDict"): _EasyDict,
     ("numpy", "dtype"): _NumpyDType,
@@ -446,6 +448,7 @@ def _unpickle(path: Path) -> Any:
     _check_header(path)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated.*")
+        warnings.filterwarnings("ignore", message=".*Detected pickle protocol.*")
         try:
             with open(path, "rb") as f:
                 return _SnapshotUnpickler(f, path).load()
@@ -473,7 +476,7 @@ def _unpickle(path: Path) -> Any:
 
 
 def _check_header(path: Path) -> None:
-    """Official snapshots are pickles of protocol 2 or newer: they start with PROTO (0x80) n."""
+    """Official snapshots are pickles of protocol 3 or newer: they start with PROTO (0x80) n."""
     try:
         with open(path, "rb") as f:
             head = f.read(2)
@@ -485,6 +488,11 @@ def _check_header(path: Path) -> None:
         raise UserError(
             f"{path} is not a readable pickle (it does not start with a pickle header); pass an "
             "official network-snapshot-*.pkl"
+        )
+    if head[1] < 3:
+        raise UserError(
+            f"{path} is a pickle of protocol {head[1]}, and official StyleGAN snapshots use "
+            "protocol 3 or newer; pass an official network-snapshot-*.pkl"
         )
 
 
@@ -526,15 +534,15 @@ def _nested_records(record: PersistentRecord) -> Iterator[tuple[str, PersistentR
 
 def _check_records(root: Any, path: Path) -> None:
     """Refuse records of unknown classes and nested records that carry their own source code."""
-    for item in _walk(root, set()):
-        if not isinstance(item, PersistentRecord):
-            continue
+    records = [item for item in _walk(root, set()) if isinstance(item, PersistentRecord)]
+    for item in records:
         if item.class_name not in KNOWN_CLASS_NAMES:
             raise UserError(
                 f"refusing {path}: it holds a persistent object of class {item.class_name!r}, "
                 "which is not part of the official StyleGAN networks (its embedded source code "
                 "was not run)"
             )
+    for item in records:
         if item.version != PERSISTENCE_VERSION:
             raise UserError(
                 f"{path}: persistence record {item.class_name!r} has version {item.version!r}; "
