@@ -25,8 +25,10 @@ CPU), `fp16_channels_last`, `channels_last` (memory layout), `fused_modconv_defa
 compute the same maths) and the discriminator's `freeze_layers` (training only). Kwargs whose
 value changes the network are accepted only with the value our modules implement (e.g.
 `activation='lrelu'`, `resample_filter=[1, 3, 3, 1]`). Settings absent from the init kwargs take
-the value the official module stored on itself (`mapping.w_avg_beta`, the layers' `conv_clamp`),
-because the two official code bases have different defaults for them.
+the value the official module stored on itself (`mapping.w_avg_beta`, the layers' `conv_clamp`,
+the synthesis network's `num_fp16_res`, else the number of float16 blocks), because the two
+official code bases have different defaults for them. A D's `mbstd_group_size=None` (the whole
+minibatch) becomes our 0, which means the same.
 
 To support another official architecture, add its translator to `OFFICIAL_NETWORKS` (keyed by
 `<family>.<class name>`, see `network_kind`) and its class names to `KNOWN_CLASS_NAMES`.
@@ -686,6 +688,9 @@ def generator_config(record: PersistentRecord, where: str) -> GeneratorConfig:
     if conv_clamp is _ABSENT:
         conv_clamp = _effective(record, "synthesis.b4.conv1", "conv_clamp", where)
     num_fp16_res = synth.take("num_fp16_res", None)
+    if num_fp16_res is None:  # stylegan3 keeps it on the synthesis network; ada does not
+        synthesis = record.child("synthesis")
+        num_fp16_res = synthesis.state.get("num_fp16_res") if synthesis else None
     if num_fp16_res is None:
         num_fp16_res = _fp16_blocks(record, "synthesis")
     config = dict(
