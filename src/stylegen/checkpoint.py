@@ -151,7 +151,7 @@ def load(
     """
     from stylegen.models.registry import lookup
 
-    if Path(path).suffix == ".pkl":
+    if Path(path).suffix.lower() == ".pkl":
         from stylegen.interop.nvlabs import load_network
 
         return load_network(path, which=which or "G_ema", device=device)

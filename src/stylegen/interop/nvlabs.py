@@ -224,10 +224,18 @@ def _load_storage(data: Any) -> torch.storage.TypedStorage:
     try:
         storage = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as exc:  # torch raises many types for bad blobs; all mean the same here
-        raise _RefusedError(f"a tensor storage torch cannot read safely ({exc})") from None
+        raise _RefusedError(
+            f"a tensor storage torch cannot read safely ({_one_line(exc)})"
+        ) from None
     if not isinstance(storage, torch.storage.TypedStorage):
         raise _RefusedError(f"a tensor storage blob that holds a {type(storage).__name__}")
     return storage
+
+
+def _one_line(exc: BaseException, limit: int = 160) -> str:
+    """An exception's message squeezed onto one short line (the CLI prints one line)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _is_int(value: Any) -> bool:
@@ -472,8 +480,8 @@ def _unpickle(path: Path) -> Any:
                     f"{path} is truncated (the pickle ends early); download it again"
                 ) from None
             raise UserError(
-                f"{path} is not a readable pickle ({type(exc).__name__}: {exc}); pass an "
-                "official network-snapshot-*.pkl"
+                f"{path} is not a readable pickle ({type(exc).__name__}: {_one_line(exc)}); "
+                "pass an official network-snapshot-*.pkl"
             ) from None
 
 
