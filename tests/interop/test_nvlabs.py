@@ -356,3 +356,61 @@ def test_persistence_version_and_easydict_kwargs(tiny, tmp_path):
     rec = network_record(G, "ada")
     rec.state["_init_kwargs"] = EasyDict(rec.state["_init_kwargs"])  # EasyDict at the top works
     assert_same_outputs(G, nvlabs.load_network(_write(tmp_path, rec, "e.pkl")))
+
+
+def test_kwargs_written_by_the_official_tf_converter_are_read(tmp_path):
+    """NVIDIA's published .pkl files were converted from TensorFlow by the official legacy.py,
+    which spells out every setting (facts from its convert_tf_generator/discriminator)."""
+    G, G_ema, D = build_networks("uncond-skip")
+    cg, cd = G_ema.config, D.config
+    g = record_of(G_ema)
+    g.state["_init_kwargs"] = dict(
+        z_dim=cg.z_dim,
+        c_dim=0,
+        w_dim=cg.w_dim,
+        img_resolution=cg.img_resolution,
+        img_channels=3,
+        mapping_kwargs=EasyDict(
+            num_layers=cg.mapping_layers,
+            embed_features=None,
+            layer_features=None,
+            activation="lrelu",
+            lr_multiplier=0.01,
+            w_avg_beta=cg.w_avg_beta,
+        ),
+        synthesis_kwargs=EasyDict(
+            channel_base=cg.channel_base,
+            channel_max=cg.channel_max,
+            num_fp16_res=0,
+            conv_clamp=cg.conv_clamp,
+            architecture="skip",
+            resample_filter=[1, 3, 3, 1],
+            use_noise=True,
+            activation="lrelu",
+        ),
+    )
+    d = record_of(D)
+    d.state["_init_kwargs"] = dict(
+        c_dim=0,
+        img_resolution=cd.img_resolution,
+        img_channels=3,
+        architecture="resnet",
+        channel_base=cd.channel_base,
+        channel_max=cd.channel_max,
+        num_fp16_res=0,
+        conv_clamp=cd.conv_clamp,
+        cmap_dim=None,
+        block_kwargs=EasyDict(activation="lrelu", resample_filter=[1, 3, 3, 1], freeze_layers=0),
+        # An unconditional D has no label mapping, so these TF defaults do not matter.
+        mapping_kwargs=EasyDict(
+            num_layers=0,
+            embed_features=None,
+            layer_features=None,
+            activation="lrelu",
+            lr_multiplier=0.1,
+        ),
+        epilogue_kwargs=EasyDict(mbstd_group_size=4, mbstd_num_channels=1, activation="lrelu"),
+    )
+    path = _write(tmp_path, dict(G=g, D=d, G_ema=g, training_set_kwargs=None))
+    assert_same_outputs(G_ema, stylegen.load(path), D, stylegen.load(path, which="D"))
+    assert nvlabs.read_snapshot(path).training_set == {}
