@@ -5,6 +5,7 @@ embedded source, creates a marker file), then stylegen must refuse it with an er
 offending global or record, and the marker must not appear.
 """
 
+import collections
 import contextlib
 import io
 import os
@@ -40,6 +41,17 @@ class Payload:
 
     def __reduce__(self):
         return (self.func, self.args)
+
+
+class WithState(Payload):
+    """`func(*args)` followed by a BUILD instruction with `state`."""
+
+    def __init__(self, func, args, state):
+        super().__init__(func, *args)
+        self.state = state
+
+    def __reduce__(self):
+        return (self.func, self.args, self.state)
 
 
 def payload(kind: str, marker) -> Payload:
@@ -203,6 +215,30 @@ def _storage(n=4):
             "holds a dict",
         ),
         (lambda: np.array(["a", None], dtype=object), "NumPy dtype"),
+        (  # a valid tensor, re-pointed by Tensor.__setstate__ (set_ resizes the storage)
+            lambda: WithState(
+                torch._utils._rebuild_tensor_v2,
+                (_storage(), 0, (2,), (1,), False, {}),
+                (_storage(), 0, (10**6,), (1,)),
+            ),
+            "changes a tensor after building it",
+        ),
+        (  # hooks set by Tensor.__setstate__ from a 3-tuple state
+            lambda: WithState(
+                torch._utils._rebuild_tensor_v2,
+                (_storage(), 0, (2,), (1,), False, {}),
+                (False, None, collections.OrderedDict(h=collections.OrderedDict())),
+            ),
+            "changes a tensor after building it",
+        ),
+        (
+            lambda: WithState(
+                torch._utils._rebuild_tensor_v2,
+                (_storage(), 0, (2,), (1,), False, {}),
+                (False, None, {"hook": print}),
+            ),
+            "calls builtins.print",
+        ),
     ],
 )
 def test_malformed_data_is_refused(tmp_path, obj, msg):

@@ -300,7 +300,6 @@ def _digest(source: str) -> str:
 _SAFE_GLOBALS: dict[tuple[str, str], Any] = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent,
     ("torch.storage", "_load_from_bytes"): _load_storage,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
     ("collections", "OrderedDict"): collections.OrderedDict,
@@ -324,8 +323,12 @@ class _SnapshotUnpickler(pickle.Unpickler):
     def __init__(self, file: Any, path: Path) -> None:
         super().__init__(file)
         self._path = path
+        # id -> (tensor, geometry) of every tensor rebuilt, to spot later BUILD tampering.
+        self.built_tensors: dict[int, tuple[torch.Tensor, tuple]] = {}
 
     def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return self._rebuild_tensor  # _rebuild_tensor, plus a note of what it built
         safe = _SAFE_GLOBALS.get((module, name))
         if safe is not None:
             return safe
@@ -341,6 +344,11 @@ class _SnapshotUnpickler(pickle.Unpickler):
             "snapshot contains (nothing from the file was run); use a snapshot from a source "
             "you trust"
         )
+
+    def _rebuild_tensor(self, *args: Any) -> torch.Tensor:
+        t = _rebuild_tensor(*args)
+        self.built_tensors[id(t)] = (t, _geometry(t))
+        return t
 
     def persistent_load(self, pid: Any) -> Any:
         raise UserError(
@@ -436,7 +444,9 @@ def read_snapshot(path: str | os.PathLike) -> Snapshot:
         raise UserError(f"snapshot {path} does not exist; pass the path of a .pkl file")
     if not path.is_file():
         raise UserError(f"snapshot {path} is not a file; pass the path of a .pkl file")
-    root = _unpickle(path)
+    root, built_tensors = _unpickle(path)
+    _check_tensors(root, built_tensors, path)
+    _check_records(root, path)
     if isinstance(root, PersistentRecord):  # a bare network pickled on its own
         root = {"D" if root.class_name == "Discriminator" else "G_ema": root}
     networks = (
@@ -449,19 +459,19 @@ def read_snapshot(path: str | os.PathLike) -> Snapshot:
             f"{path} is a pickle of a {type(root).__name__}, not an official StyleGAN snapshot "
             "(it holds no G, D or G_ema network)"
         )
-    _check_records(root, path)
     training_set = root.get("training_set_kwargs") if isinstance(root, dict) else None
     return Snapshot(path, networks, _plain(training_set) if isinstance(training_set, dict) else {})
 
 
-def _unpickle(path: Path) -> Any:
+def _unpickle(path: Path) -> tuple[Any, dict[int, tuple[torch.Tensor, tuple]]]:
     _check_header(path)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated.*")
         warnings.filterwarnings("ignore", message=".*Detected pickle protocol.*")
         try:
             with open(path, "rb") as f:
-                return _SnapshotUnpickler(f, path).load()
+                unpickler = _SnapshotUnpickler(f, path)
+                return unpickler.load(), unpickler.built_tensors
         except UserError:
             raise
         except _RefusedError as exc:
@@ -565,6 +575,31 @@ def _check_records(root: Any, path: Path) -> None:
                     f"({child.class_name}) of {item.class_name} carries source code different "
                     "from its parent's, which official snapshots never do (it was not run)"
                 )
+
+
+def _geometry(t: torch.Tensor) -> tuple:
+    storage = t.untyped_storage()
+    return (storage.data_ptr(), storage.nbytes(), t.storage_offset(), t.shape, t.stride(), t.dtype)
+
+
+def _check_tensors(root: Any, built: dict[int, tuple[torch.Tensor, tuple]], path: Path) -> None:
+    """Every tensor must be as _rebuild_tensor made it. A pickle BUILD instruction can re-point
+    one afterwards (Tensor.__setstate__ calls set_, which resizes storages unchecked) or give it
+    hooks; official snapshots never do that."""
+    for item in _walk(root, set()):
+        if not isinstance(item, torch.Tensor):
+            continue
+        entry = built.get(id(item))
+        if (
+            entry is None
+            or entry[0] is not item
+            or entry[1] != _geometry(item)
+            or (item._backward_hooks)
+        ):
+            raise UserError(
+                f"refusing {path}: it changes a tensor after building it, which official "
+                "StyleGAN snapshots never do"
+            )
 
 
 def _plain(value: Any) -> Any:
