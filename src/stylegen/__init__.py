@@ -13,11 +13,12 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "generate_images", "load", "UserError"]
 
 
-def load(path: Any, device: Any = "cpu") -> Any:
-    """Load a checkpoint folder (or a run folder's newest snapshot); see checkpoint.load."""
+def load(path: Any, device: Any = "cpu", which: str | None = None) -> Any:
+    """Load a checkpoint folder, a run folder's newest snapshot, or an official NVIDIA .pkl
+    snapshot (`which`: G_ema by default, G or D); see checkpoint.load."""
     from stylegen.checkpoint import load as _load
 
-    return _load(path, device=device)
+    return _load(path, device=device, which=which)
 
 
 def generate_images(*args: Any, **kwargs: Any) -> Any:

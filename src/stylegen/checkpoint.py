@@ -141,10 +141,25 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
     return doc
 
 
-def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild the model saved in `path` (a checkpoint or run folder); returns it in eval mode."""
+def load(
+    path: str | os.PathLike, device: str | torch.device = "cpu", which: str | None = None
+) -> nn.Module:
+    """Rebuild the model saved in `path` (a checkpoint or run folder); returns it in eval mode.
+
+    An official NVIDIA snapshot (`.pkl`) is read safely by interop/nvlabs.py; `which` picks its
+    network (G_ema by default, or G, D).
+    """
     from stylegen.models.registry import lookup
 
+    if Path(path).suffix.lower() == ".pkl":
+        from stylegen.interop.nvlabs import load_network
+
+        return load_network(path, which=which or "G_ema", device=device)
+    if which is not None:
+        raise UserError(
+            f"which={which!r} picks a network of an official .pkl snapshot, but {path} is a "
+            "stylegen checkpoint; leave it out"
+        )
     folder = resolve(path)
     doc = read_config(folder)
     entry = lookup(doc.get("model_class", ""))

@@ -40,7 +40,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="generate images from a trained network")
-    p.add_argument("--network", required=True, help="checkpoint folder or run folder")
+    p.add_argument(
+        "--network", required=True, help="checkpoint folder, run folder or official .pkl"
+    )
     p.add_argument("--seeds", default="0-7", help="e.g. 0-31 or 1,5,9 (default 0-7)")
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi (default 1)")
     p.add_argument("--trunc-cutoff", type=int, default=None, help="truncate only the first N ws")
@@ -392,6 +394,33 @@ def cmd_dataset(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# convert (official NVIDIA snapshots)
+
+
+def _add_convert(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "convert", help="convert an official StyleGAN2-ADA/StyleGAN3 .pkl into checkpoints"
+    )
+    p.add_argument("snapshot", help="official network-snapshot-*.pkl (read without running it)")
+    p.add_argument("outdir", help="checkpoint folder to write (replaced if it is one)")
+    p.add_argument(
+        "--which",
+        default="G_ema",
+        choices=["G_ema", "G", "D", "all"],
+        help="network to convert; all writes OUTDIR/G_ema, OUTDIR/G, OUTDIR/D (default G_ema)",
+    )
+    p.set_defaults(func=cmd_convert)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from stylegen.interop.nvlabs import convert
+
+    for folder in convert(args.snapshot, args.outdir, which=args.which):
+        print(f"wrote {folder}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # entry point
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -399,6 +428,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_generate,
     _add_dataset,
     _add_demo,
+    _add_convert,
 ]
 
 
