@@ -76,6 +76,8 @@ def open_training_data(cfg: TrainConfig):
     ds = open_dataset(
         cfg.data,
         use_labels=cfg.cond,
+        labels=cfg.labels,
+        skip_bad=cfg.skip_bad,
         max_size=cfg.max_size,
         xflip=cfg.mirror,
         random_seed=cfg.seed,
