@@ -271,6 +271,7 @@ def _add_dataset(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--labels", default=None, choices=["json", "folders"])
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images")
+    p.add_argument("--channels", type=int, default=None, choices=[1, 3], help="force grey/RGB")
     p.set_defaults(func=cmd_dataset)
 
 
@@ -284,6 +285,7 @@ def cmd_dataset(args: argparse.Namespace) -> int:
         transform=args.transform,
         labels=args.labels,
         skip_bad=args.skip_bad,
+        channels=args.channels,
     )
     print(f"wrote {n} images to {args.dest}")
     return 0
