@@ -82,7 +82,7 @@ def save(model: nn.Module, path: str | os.PathLike, metadata: dict[str, Any] | N
 
 
 def fsync_files(folder: Path) -> None:
-    """Flush every file in `folder` (and its sub-folders) to disk before it is renamed into place."""
+    """Flush every file in `folder` and its sub-folders to disk before it is renamed into place."""
     for f in folder.iterdir():
         if f.is_dir():
             fsync_files(f)
