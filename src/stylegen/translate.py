@@ -26,8 +26,10 @@ from stylegen.models.cyclegan import ResnetGenerator
 __all__ = [
     "DIRECTIONS",
     "check_not_cyclegan",
+    "evaluate",
     "load_translator",
     "resolve_translator",
+    "run_options",
     "translate_files",
     "translate_images",
 ]
@@ -177,6 +179,22 @@ def translate_files(
 
 # ---------------------------------------------------------------------------------------------
 # Evaluation
+
+
+def run_options(network: str | os.PathLike) -> dict:
+    """training_options.json of the CycleGAN run that `network` (run, snapshot or generator
+    folder) belongs to; UserError when there is none."""
+    path = Path(network).resolve()
+    for folder in (path, path.parent, path.parent.parent):
+        options = folder / "training_options.json"
+        if options.is_file():
+            doc = json.loads(options.read_text())
+            if doc.get("kind") == "cyclegan":
+                return doc
+    raise UserError(
+        f"cannot tell the data of --network {network} (no CycleGAN training_options.json "
+        "beside it); pass --data-a and --data-b"
+    )
 
 
 def _domain_images(ds, num: int | None, size: int) -> torch.Tensor:
