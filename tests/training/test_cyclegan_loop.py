@@ -143,3 +143,29 @@ def test_bad_input(tmp_path):
     with pytest.raises(UserError, match="not a run folder"):
         resume_cyclegan(tmp_path)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_failed_snapshot_keeps_the_previous_one(tmp_path, monkeypatch):
+    snap = train_cyclegan(_cfg(tmp_path, epochs=1, decay_epochs=0))
+    run = snap.parent
+    trainer = CycleGANTrainer(_cfg(tmp_path, epochs=1, decay_epochs=0).resolved(), run)
+    before = (snap / "G_AB" / "model.safetensors").read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    trainer.iteration = 4  # the same kimg as the existing snapshot: it must survive
+    with pytest.raises(UserError, match="could not write snapshot .*No space left"):
+        trainer.snapshot()
+    assert (snap / "G_AB" / "model.safetensors").read_bytes() == before
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
+
+
+def test_loss_plot_panels_for_cyclegan_keys():
+    from stylegen.training.cyclegan_loop import LOSS_PANELS
+    from stylegen.training.stats import _panels
+
+    records = [{"Loss/G/loss": 1.0, "Loss/G/cycle": 0.5, "Progress/kimg": 0.1}]
+    titles = [title for title, _ in _panels(records, LOSS_PANELS)]
+    assert titles == ["Losses", "Cycle / identity"]
