@@ -113,6 +113,11 @@ def test_eval_cli_and_fid_wiring(run, capsys):
         f1.mean(0), np.cov(f1, rowvar=False), f2.mean(0), np.cov(f2, rowvar=False)
     )
     assert got["fid_a2b"] == pytest.approx(want, rel=1e-6)
+    f3 = detector(np.stack([ds_a[int(i)][0] for i in idx_a])).double().numpy()
+    base = frechet_distance(
+        f3.mean(0), np.cov(f3, rowvar=False), f2.mean(0), np.cov(f2, rowvar=False)
+    )
+    assert got["fid_a_vs_b"] == pytest.approx(base, rel=1e-6)
 
 
 def test_bad_input_one_line_exit_2(run, stylegan_net, tmp_path, capsys):

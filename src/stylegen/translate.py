@@ -220,7 +220,9 @@ def evaluate(
     batch_size: int = 16,
 ) -> dict[str, float]:
     """Cycle-reconstruction PSNR/SSIM (dB / [0,1], mean over images) for A -> B -> A and
-    B -> A -> B, and with `fid` the FID of G_AB(A) against real B and of G_BA(B) against real A.
+    B -> A -> B, and with `fid` the FID of G_AB(A) against real B (`fid_a2b`), of G_BA(B) against
+    real A (`fid_b2a`) and, as the no-translation baseline, of real A against real B
+    (`fid_a_vs_b`). PSNR of identical images (+inf) is capped at 100 dB for the mean.
 
     Uses a fixed subset of `num` images per domain (all when None). `detector` is an
     InceptionFeatures (default: stylegen.metrics.load_detector(), offline).
@@ -256,19 +258,21 @@ def evaluate(
 
 
 def _fids(reals: dict, fakes: dict, detector, batch_size: int) -> dict[str, float]:
-    """FID of translated images against the real images of their target domain."""
+    """FID of translated images against the real images of their target domain, and of the two
+    real domains against each other (what an identity translation would score)."""
     from stylegen.metrics import compute_features_for_generator, frechet_distance, load_detector
 
     detector = detector or load_detector()
 
-    def stats(images: torch.Tensor):
+    def stats(images: torch.Tensor) -> tuple:
         def sampler(n: int, start: int) -> torch.Tensor:
             return images[start : start + n]
 
-        return compute_features_for_generator(sampler, len(images), batch_size, detector)
+        return compute_features_for_generator(sampler, len(images), batch_size, detector).mean_cov()
 
-    result = {}
-    for name, k in (("fid_a2b", "b"), ("fid_b2a", "a")):
-        fake_stats, real_stats = stats(fakes[k]), stats(reals[k])
-        result[name] = frechet_distance(*fake_stats.mean_cov(), *real_stats.mean_cov())
-    return result
+    real = {k: stats(v) for k, v in reals.items()}
+    return {
+        "fid_a2b": frechet_distance(*stats(fakes["b"]), *real["b"]),
+        "fid_b2a": frechet_distance(*stats(fakes["a"]), *real["a"]),
+        "fid_a_vs_b": frechet_distance(*real["a"], *real["b"]),
+    }
