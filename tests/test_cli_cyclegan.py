@@ -24,7 +24,7 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cg") / "runs"
     args = ["cyclegan", "train", "--data-a", A, "--data-b", B, "--preset", "tiny"]
     args += ["--max-size", "8", "--epochs", "1", "--decay-epochs", "0", "--outdir", str(out)]
-    assert main(args + ["--threads", "2"]) == 0
+    assert main(args + ["--threads", "1"]) == 0
     return next(out.iterdir())
 
 

@@ -26,7 +26,7 @@ A, B = "fashion-mnist:sneaker", "fashion-mnist:ankle-boot"
 def _cfg(tmp_path, **kw) -> CycleGANConfig:
     # tiny: batch 2, 8 images per domain -> 4 iterations per epoch, 1 + 1 epochs, a tick per
     # 2 iterations: 4 ticks, a snapshot after each.
-    base = dict(data_a=A, data_b=B, preset="tiny", max_size=8, snap=1, threads=2)
+    base = dict(data_a=A, data_b=B, preset="tiny", max_size=8, snap=1, threads=1)
     return CycleGANConfig(outdir=str(tmp_path / "runs"), **{**base, **kw})
 
 
@@ -86,9 +86,9 @@ def _interrupt_after_tick(n):
 
 
 def test_interrupted_and_resumed_equals_uninterrupted(tmp_path):
-    full = train_cyclegan(_cfg(tmp_path))
-    with pytest.raises(KeyboardInterrupt):
-        train_cyclegan(_cfg(tmp_path), progress=_interrupt_after_tick(2))
+    full = train_cyclegan(_cfg(tmp_path, snap=2))
+    with pytest.raises(KeyboardInterrupt):  # stopped after the snapshot at tick 2 of 4
+        train_cyclegan(_cfg(tmp_path, snap=2), progress=_interrupt_after_tick(2))
     run = sorted((tmp_path / "runs").iterdir())[-1]
     resumed = resume_cyclegan(run)
     assert resumed.name == full.name
