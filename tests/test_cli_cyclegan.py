@@ -182,3 +182,15 @@ def test_dataset_channels_flag_converts(tmp_path, capsys):
     args = ["dataset", "--source", str(rgb), "--dest", str(dest), "--resolution", "32"]
     assert main(args + ["--channels", "1"]) == 0
     assert open_dataset(dest).num_channels == 1
+
+
+def test_cli_resume_extends_the_schedule(run, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / run.name
+    shutil.copytree(run, copy)
+    before = sorted(p.name for p in copy.glob("snapshot-*"))
+    assert main(["cyclegan", "train", "--resume", str(copy), "--epochs", "2"]) == 0
+    after = sorted(p.name for p in copy.glob("snapshot-*"))
+    assert len(after) > len(before) and after[-1] > before[-1]
+    assert f"checkpoint: {copy / after[-1]}" in capsys.readouterr().out
