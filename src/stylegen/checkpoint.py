@@ -10,10 +10,12 @@ Training state for resume lives beside it (see training/loop.py) and is read wit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from stylegen.config import config_from_dict, config_to_dict
 from stylegen.errors import UserError
 
 __all__ = [
+    "atomic_dir",
     "FORMAT",
     "FORMAT_VERSION",
     "load",
@@ -79,10 +82,27 @@ def save(model: nn.Module, path: str | os.PathLike, metadata: dict[str, Any] | N
 
 
 def fsync_files(folder: Path) -> None:
-    """Flush every file in `folder` to disk before the folder is renamed into place."""
+    """Flush every file in `folder` and its sub-folders to disk before it is renamed into place."""
     for f in folder.iterdir():
+        if f.is_dir():
+            fsync_files(f)
+            continue
         with open(f, "rb") as fh:
             os.fsync(fh.fileno())
+
+
+@contextlib.contextmanager
+def atomic_dir(final: Path) -> Iterator[Path]:
+    """Yield an empty temporary folder beside `final`; when the block ends without error the folder
+    is flushed and swapped into place, otherwise it is removed and `final` stays as it was."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        yield tmp
+        fsync_files(tmp)
+        replace_dir(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def replace_dir(src: Path, dst: Path) -> None:

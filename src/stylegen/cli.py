@@ -59,7 +59,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from stylegen.checkpoint import load
     from stylegen.generate import class_labels, iter_images, parse_seeds
     from stylegen.images import make_grid, save_image
+    from stylegen.translate import check_not_cyclegan
 
+    check_not_cyclegan(args.network)
     seeds = parse_seeds(args.seeds)
     if args.batch < 1:
         raise UserError(f"--batch {args.batch} must be >= 1")
@@ -375,6 +377,7 @@ def _add_dataset(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--labels", default=None, choices=["json", "folders"])
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images")
+    p.add_argument("--channels", type=int, default=None, choices=[1, 3], help="force grey/RGB")
     p.set_defaults(func=cmd_dataset)
 
 
@@ -388,6 +391,7 @@ def cmd_dataset(args: argparse.Namespace) -> int:
         transform=args.transform,
         labels=args.labels,
         skip_bad=args.skip_bad,
+        channels=args.channels,
     )
     print(f"wrote {n} images to {args.dest}")
     return 0
@@ -421,6 +425,155 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# cyclegan / translate
+
+
+def _add_cyclegan(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cyclegan", help="unpaired image-to-image translation (CycleGAN)")
+    cg = p.add_subparsers(dest="cyclegan_command", metavar="COMMAND", parser_class=_Parser)
+    cg.required = True
+    t = cg.add_parser("train", help="train G_AB, G_BA on two image domains")
+    t.add_argument("--data-a", help="domain A: folder, .zip or built-in (fashion-mnist:sneaker)")
+    t.add_argument("--data-b", help="domain B: folder, .zip or built-in (fashion-mnist:ankle-boot)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last snapshot")
+    t.add_argument("--outdir", default="runs", help="parent folder of runs (default runs)")
+    t.add_argument("--preset", default="cpu32", help="tiny, cpu32, paper128, paper256")
+    t.add_argument("--epochs", type=int, default=None, help="epochs at constant lr")
+    t.add_argument("--decay-epochs", type=int, default=None, help="epochs of linear lr decay")
+    t.add_argument("--batch", type=int, default=None)
+    t.add_argument("--lr", type=float, default=2e-4)
+    t.add_argument("--lambda-cycle", type=float, default=10.0)
+    t.add_argument("--lambda-identity", type=float, default=0.5, help="times --lambda-cycle")
+    t.add_argument("--pool-size", type=int, default=50, help="history of fakes per D (0 = off)")
+    t.add_argument("--load-size", type=int, default=None, help="resize to this, then crop")
+    t.add_argument("--crop-size", type=int, default=None, help="training crop (image size)")
+    t.add_argument("--no-flip", dest="flip", action="store_false", help="no random mirroring")
+    t.add_argument("--max-size", type=int, default=None, help="use at most N images per domain")
+    t.add_argument("--tick", dest="tick_kimg", type=float, default=None, help="kimg per tick")
+    t.add_argument("--snap", type=int, default=4, help="ticks between snapshots")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default=None)
+    t.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    t.set_defaults(func=cmd_cyclegan_train)
+    e = cg.add_parser("eval", help="cycle PSNR/SSIM and FID of translations")
+    e.add_argument("--network", required=True, help="CycleGAN run or snapshot folder")
+    e.add_argument("--data-a", default=None, help="domain A (default: the run's)")
+    e.add_argument("--data-b", default=None, help="domain B (default: the run's)")
+    e.add_argument("--num", type=int, default=1000, help="images per domain (default 1000)")
+    e.add_argument("--no-fid", dest="fid", action="store_false", help="PSNR/SSIM only")
+    e.add_argument("--detector", default=None, help="local FID Inception weights file")
+    e.add_argument("--device", default=None)
+    e.set_defaults(func=cmd_cyclegan_eval)
+
+
+_CYCLEGAN_FIELDS = (
+    "data_a",
+    "data_b",
+    "outdir",
+    "preset",
+    "epochs",
+    "decay_epochs",
+    "batch",
+    "lr",
+    "lambda_cycle",
+    "lambda_identity",
+    "pool_size",
+    "load_size",
+    "crop_size",
+    "flip",
+    "max_size",
+    "tick_kimg",
+    "snap",
+    "seed",
+    "threads",
+)
+
+
+def cmd_cyclegan_train(args: argparse.Namespace) -> int:
+    from stylegen.training.cyclegan_loop import CycleGANConfig, resume_cyclegan, train_cyclegan
+    from stylegen.translate import evaluate, run_options
+
+    if args.resume:
+        snap = _with_progress(
+            lambda cb: resume_cyclegan(args.resume, cb, args.epochs, args.decay_epochs)
+        )
+    else:
+        if not args.data_a or not args.data_b:
+            raise UserError(
+                "--data-a and --data-b are required (folders, .zips, or built-in classes such "
+                "as fashion-mnist:sneaker and fashion-mnist:ankle-boot)"
+            )
+        values = {k: getattr(args, k) for k in _CYCLEGAN_FIELDS}
+        cfg = CycleGANConfig(**values, device=args.device or default_device())
+        snap = _with_progress(lambda cb: train_cyclegan(cfg, cb))
+    options = run_options(snap)
+    scores = evaluate(snap, options["data_a"], options["data_b"], num=256, fid=False)
+    print(f"samples:    {snap / 'samples.png'} (rows: A | A->B | A->B->A | B | B->A | B->A->B)")
+    print(f"checkpoint: {snap} (G_AB/, G_BA/)")
+    print(f"loss plot:  {snap.parent / 'losses.png'}")
+    print("cycle PSNR/SSIM (256 images): " + _format_scores(scores))
+    print(f"next: stylegen translate --network {snap} --direction a2b --input IMAGES --outdir OUT")
+    print(f"      stylegen cyclegan eval --network {snap.parent}  (adds FID)")
+    return 0
+
+
+def _format_scores(scores: dict) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in scores.items() if not k.startswith("num_"))
+
+
+def cmd_cyclegan_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from stylegen.translate import evaluate, run_options
+
+    data_a, data_b = args.data_a, args.data_b
+    if data_a is None or data_b is None:
+        options = run_options(args.network)
+        data_a, data_b = data_a or options["data_a"], data_b or options["data_b"]
+    detector = None
+    if args.fid:
+        from stylegen.metrics import load_detector
+
+        detector = load_detector(args.detector, device=args.device or default_device())
+    scores = evaluate(
+        args.network,
+        data_a,
+        data_b,
+        num=args.num,
+        fid=args.fid,
+        detector=detector,
+        device=args.device or default_device(),
+    )
+    print(json.dumps({"network": str(args.network), "data_a": data_a, "data_b": data_b, **scores}))
+    return 0
+
+
+def _add_translate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("translate", help="translate images with a trained CycleGAN")
+    p.add_argument("--network", required=True, help="CycleGAN run, snapshot or generator folder")
+    p.add_argument("--direction", required=True, choices=["a2b", "b2a"])
+    p.add_argument("--input", required=True, help="an image file or a folder of images")
+    p.add_argument("--outdir", required=True, help="where to write the translated PNGs")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=cmd_translate)
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from stylegen.translate import load_translator, translate_files
+
+    if args.batch < 1:
+        raise UserError(f"--batch {args.batch} must be >= 1")
+    device = args.device or default_device()
+    G = load_translator(args.network, args.direction, device=device)
+    outdir = Path(args.outdir)
+    _check_writable(outdir)
+    written = translate_files(G, args.input, outdir, batch_size=args.batch)
+    print(f"wrote {len(written)} images to {outdir}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # entry point
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -429,6 +582,8 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_dataset,
     _add_demo,
     _add_convert,
+    _add_cyclegan,
+    _add_translate,
 ]
 
 

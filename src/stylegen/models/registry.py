@@ -12,6 +12,12 @@ from torch import nn
 
 from stylegen.config import DiscriminatorConfig, GeneratorConfig
 from stylegen.errors import UserError
+from stylegen.models.cyclegan import (
+    PatchDiscriminator,
+    PatchDiscriminatorConfig,
+    ResnetGenerator,
+    ResnetGeneratorConfig,
+)
 from stylegen.models.discriminator import Discriminator
 from stylegen.models.stylegan2 import Generator
 
@@ -27,6 +33,8 @@ class ModelEntry:
 MODEL_REGISTRY: dict[str, ModelEntry] = {
     "stylegan2.Generator": ModelEntry(Generator, GeneratorConfig),
     "stylegan2.Discriminator": ModelEntry(Discriminator, DiscriminatorConfig),
+    "cyclegan.ResnetGenerator": ModelEntry(ResnetGenerator, ResnetGeneratorConfig),
+    "cyclegan.PatchDiscriminator": ModelEntry(PatchDiscriminator, PatchDiscriminatorConfig),
 }
 
 

@@ -38,7 +38,7 @@ import numbers
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -356,13 +356,17 @@ def _series(records: list[dict[str, Any]], key: str) -> list[float]:
     return out
 
 
-def _panels(records: list[dict[str, Any]]) -> list[tuple[str, list[tuple[str, str]]]]:
+Panel = tuple[str, list[tuple[str, str]]]
+
+
+def _panels(records: list[dict[str, Any]], extra: Sequence[Panel] = ()) -> list[Panel]:
     """The panels to draw, as (title, [(key, legend label)]), keeping only those with data."""
     metric_keys = sorted({k for r in records for k in r if k.startswith(METRICS_PREFIX)})
     panels = [
         ("Losses", [(KEY_G_LOSS, "G loss"), (KEY_D_LOSS, "D loss")]),
         ("Regularisation", [(KEY_R1_PENALTY, "R1 penalty"), (KEY_PL_PENALTY, "path length")]),
         ("Augmentation", [(KEY_AUGMENT, "augment p")]),
+        *extra,
     ]
     panels += [(key[len(METRICS_PREFIX) :], [(key, key)]) for key in metric_keys]
 
@@ -372,10 +376,15 @@ def _panels(records: list[dict[str, Any]]) -> list[tuple[str, list[tuple[str, st
     return [(title, lines) for title, lines in panels if any(has_data(key) for key, _ in lines)]
 
 
-def plot_losses(stats_jsonl_path: str | os.PathLike[str], out_png: str | os.PathLike[str]) -> Path:
+def plot_losses(
+    stats_jsonl_path: str | os.PathLike[str],
+    out_png: str | os.PathLike[str],
+    extra_panels: Sequence[Panel] = (),
+) -> Path:
     """Draw the curves of a ``stats.jsonl`` against kimg into ``out_png``; returns its path.
 
-    Panels: G and D loss; R1 and path length penalty; augmentation p; one per ``Metrics/*`` key.
+    Panels: G and D loss; R1 and path length penalty; augmentation p; ``extra_panels`` given as
+    ``(title, [(key, label), ...])``; one per ``Metrics/*`` key.
     Panels without data are left out. The PNG is written to a temporary file beside ``out_png``
     and moved into place, so a reader never sees a half-written image.
     """
@@ -387,7 +396,7 @@ def plot_losses(stats_jsonl_path: str | os.PathLike[str], out_png: str | os.Path
     records = read_stats(stats_jsonl_path)
     kimg = _series(records, KEY_KIMG)
     x = [k if math.isfinite(k) else float(i) for i, k in enumerate(kimg)]
-    panels = _panels(records)
+    panels = _panels(records, extra_panels)
 
     fig = Figure(figsize=(8, 2.4 * max(len(panels), 1) + 0.6), layout="constrained")
     FigureCanvasAgg(fig)
