@@ -194,3 +194,8 @@ def test_cli_resume_extends_the_schedule(run, tmp_path, capsys):
     after = sorted(p.name for p in copy.glob("snapshot-*"))
     assert len(after) > len(before) and after[-1] > before[-1]
     assert f"checkpoint: {copy / after[-1]}" in capsys.readouterr().out
+
+
+def test_stylegan_train_resume_points_to_the_cyclegan_command(run, capsys):
+    assert main(["train", "--resume", str(run)]) == 2
+    _one_line_error(capsys, "is a CycleGAN run", "stylegen cyclegan train --resume")

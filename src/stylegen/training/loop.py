@@ -698,7 +698,13 @@ def resume(
             f"--resume {run_dir} is not a run folder (no {OPTIONS_FILE}); pass a folder "
             "written by `stylegen train`, e.g. runs/00000-fashion-mnist-cpu32"
         )
-    cfg = config_from_dict(TrainConfig, json.loads(options.read_text()))
+    values = json.loads(options.read_text())
+    if values.get("kind") == "cyclegan":
+        raise UserError(
+            f"--resume {run_dir} is a CycleGAN run; continue it with "
+            f"`stylegen cyclegan train --resume {run_dir}`"
+        )
+    cfg = config_from_dict(TrainConfig, values)
     if kimg is not None:
         cfg.kimg = kimg
     if batch_gpu is not None:
