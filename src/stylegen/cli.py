@@ -136,6 +136,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", dest="ada_target", type=float, default=0.6, help="ADA r_t target")
     p.add_argument("--tick", dest="tick_kimg", type=float, default=None, help="kimg per tick")
     p.add_argument("--snap", type=int, default=50, help="ticks between snapshots")
+    p.add_argument(
+        "--metrics", type=_metric_names, default=(), help="e.g. fid10k_full (default none)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -166,7 +169,14 @@ _TRAIN_FIELDS = (
     "snap",
     "seed",
     "threads",
+    "metrics",
 )
+
+
+def _metric_names(text: str) -> tuple[str, ...]:
+    """'fid10k_full,kid10k_full' → a tuple of names; 'none' → ()."""
+    names = tuple(x.strip() for x in text.split(",") if x.strip())
+    return () if names == ("none",) else names
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ __all__ = [
     "METRICS_FILE",
     "METRICS_PLOT",
     "append_jsonl",
+    "check_training_metrics",
     "evaluate_network",
     "evaluate_snapshot",
     "format_table",
@@ -281,3 +282,20 @@ def evaluate_snapshot(
     for r in results:
         log.info("kimg %.1f %s %s (N=%s)", kimg, r["metric"], r["results"], r["num_gen"])
     return results
+
+
+def check_training_metrics(names: Sequence[str], device: str = "cpu") -> None:
+    """Fail before training starts when the metrics asked for cannot run (names, weights)."""
+    if not names:
+        return
+    from stylegen.metrics.compute import MetricContext
+    from stylegen.metrics.registry import get_metric, parse_metric_names
+
+    specs = parse_metric_names(list(names))
+    ctx = MetricContext(specs, device=device)
+    if any(get_metric(s.kind).gen_features != "none" for s in specs):
+        ctx.detector  # noqa: B018 — loads and hash-checks the Inception weights
+    for spec in specs:
+        check = get_metric(spec.kind).check
+        if check is not None:
+            check(ctx, spec)

@@ -33,6 +33,7 @@ from stylegen.config import TrainConfig, build_configs, config_from_dict, config
 from stylegen.data.datasets import open_dataset
 from stylegen.errors import UserError
 from stylegen.images import float_to_uint8, make_grid, save_image, uint8_to_float
+from stylegen.metrics.report import check_training_metrics, evaluate_snapshot, truncate_metrics
 from stylegen.models import Discriminator, Generator
 from stylegen.training import losses
 from stylegen.training.augment import make_augment
@@ -345,6 +346,7 @@ class Trainer:
                 if done or self.tick % cfg.snap == 0:
                     last_snapshot = self.snapshot()
                     plot_losses(self.run_dir / "stats.jsonl", self.run_dir / "losses.png")
+                    self.evaluate_metrics(last_snapshot, writer)
                 if self.progress:
                     self.progress(Progress(self.cur_nimg, total_nimg, self.tick, stats))
                 tick_start_nimg, tick_start_time = self.cur_nimg, time.time()
@@ -461,6 +463,23 @@ class Trainer:
     def latest_snapshot(self) -> Path | None:
         return latest_snapshot(self.run_dir)
 
+    def evaluate_metrics(self, snapshot: Path, writer: StatsWriter | None = None) -> None:
+        """cfg.metrics on G_ema → <run>/metrics.jsonl, metrics.png and TensorBoard."""
+        if not self.cfg.metrics:
+            return
+        results = evaluate_snapshot(
+            self.cfg.metrics,
+            G=self.G_ema,
+            dataset=self.ds,
+            run_dir=self.run_dir,
+            kimg=self.cur_nimg / 1000,
+            snapshot=snapshot,
+            device=str(self.device),
+        )
+        if writer is not None:
+            values = {f"Metrics/{k}": v for r in results for k, v in r["results"].items()}
+            writer.write_scalars(values, step=self.cur_nimg)
+
 
 def latest_snapshot(run_dir: Path) -> Path | None:
     snaps = sorted(
@@ -483,6 +502,7 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
     resolved = cfg.resolved()
     ds = open_training_data(resolved)  # fail on bad data before creating the run folder
     build_networks(resolved, ds)
+    check_training_metrics(resolved.metrics, device=resolved.device)
     run_dir = new_run_dir(resolved.outdir, resolved.data, resolved.preset)
     (run_dir / OPTIONS_FILE).write_text(json.dumps(config_to_dict(resolved), indent=2) + "\n")
     log.info("run folder %s", run_dir)
@@ -511,6 +531,7 @@ def resume(
     state = torch.load(snap / STATE_FILE, map_location=trainer.device, weights_only=True)
     trainer.load_state_dict(state)
     _truncate_stats(run_dir / "stats.jsonl", trainer.cur_nimg / 1000)
+    truncate_metrics(run_dir / "metrics.jsonl", trainer.cur_nimg / 1000)
     log.info("resumed %s from %s at kimg %.1f", run_dir, snap.name, trainer.cur_nimg / 1000)
     return trainer.run()
 
