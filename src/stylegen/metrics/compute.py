@@ -330,6 +330,8 @@ class MetricContext:
         self.lpips_path = lpips_path
         self._gen: dict[int, FeatureStats] = {}
         self._real: dict[int, FeatureStats] = {}
+        # Free for metric families: weights and other things to load once per evaluation.
+        self.cache: dict[str, Any] = {}
 
     @property
     def detector(self) -> InceptionFeatures:

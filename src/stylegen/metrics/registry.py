@@ -52,7 +52,7 @@ __all__ = [
 METRIC_MODULES: list[str] = [
     "stylegen.metrics.compute",  # fid, kid, pr
     "stylegen.metrics.is_",  # is
-    # "stylegen.metrics.ppl",  # ppl
+    "stylegen.metrics.ppl",  # ppl
 ]
 
 
