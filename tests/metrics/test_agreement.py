@@ -86,14 +86,18 @@ def test_fid_kid_is_agree_with_torch_fidelity_and_torchmetrics(weights):
         verbose=False,
         batch_size=N,
     )
-    fid = tm_fid.FrechetInceptionDistance(
-        feature=2048, feature_extractor_weights_path=str(weights), antialias=False
-    )
-    kid = tm_kid.KernelInceptionDistance(
-        feature=2048, subsets=1, subset_size=N, feature_extractor_weights_path=str(weights)
-    )
+
+    def tm_inception():
+        return tm_fid.NoTrainInceptionV3(
+            name="inception-v3-compat",
+            features_list=["2048"],
+            feature_extractor_weights_path=str(weights),
+            antialias=False,  # TF1 resize, as the reference protocol
+        )
+
+    fid = tm_fid.FrechetInceptionDistance(feature=tm_inception())
+    kid = tm_kid.KernelInceptionDistance(feature=tm_inception(), subsets=1, subset_size=N)
     for metric in (fid, kid):
-        metric.inception.use_antialias = False  # TF1 resize, as the reference protocol
         metric.update(torch.from_numpy(real), real=True)
         metric.update(torch.from_numpy(fake), real=False)
     tm = {"fid": float(fid.compute()), "kid": float(kid.compute()[0])}

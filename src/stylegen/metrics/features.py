@@ -229,6 +229,9 @@ class InceptionFeatures:
             raise ValueError(f"unknown detector protocol {protocol!r}")
         self.device = torch.device(device)
         self.module = module.eval().to(self.device)
+        if not isinstance(module, torch.jit.ScriptModule):
+            # Weights in channels-last too, so oneDNN does not reorder them on every call.
+            self.module = self.module.to(memory_format=torch.channels_last)
         self.sha1 = sha1
         self.source = source
         self.protocol = protocol
