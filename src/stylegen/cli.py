@@ -140,6 +140,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", dest="ada_target", type=float, default=0.6, help="ADA r_t target")
     p.add_argument("--tick", dest="tick_kimg", type=float, default=None, help="kimg per tick")
     p.add_argument("--snap", type=int, default=50, help="ticks between snapshots")
+    p.add_argument(
+        "--metrics", type=_metric_names, default=(), help="e.g. fid10k_full (default none)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -195,7 +198,14 @@ _TRAIN_FIELDS = (
     "precision",
     "batch_gpu",
     "dist_backend",
+    "metrics",
 )
+
+
+def _metric_names(text: str) -> tuple[str, ...]:
+    """'fid10k_full,kid10k_full' → a tuple of names; 'none' → ()."""
+    names = tuple(x.strip() for x in text.split(",") if x.strip())
+    return () if names == ("none",) else names
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -574,6 +584,52 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# metrics
+
+
+def _add_metrics(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("metrics", help="evaluate a trained network (FID, KID, PR, IS, PPL)")
+    p.add_argument("--network", required=True, help="checkpoint folder or run folder")
+    p.add_argument("--data", default=None, help="the dataset the network was trained on")
+    p.add_argument("--metrics", default="fid50k_full", help="comma-separated, e.g. fid50k_full")
+    p.add_argument("--num", type=int, default=None, help="override every metric's image count")
+    p.add_argument("--detector", default=None, help="FID Inception weights file (.pt / .pth)")
+    p.add_argument("--detector-sha1", default=None, help="trust a detector file with this SHA-1")
+    p.add_argument("--lpips", default=None, help="LPIPS/VGG16 weights for PPL ($STYLEGEN_LPIPS)")
+    p.add_argument("--labels", default="json", choices=["json", "folders"])
+    p.add_argument("--mirror", action="store_true", help="add x-flipped copies of the data")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--no-cache", action="store_true", help="do not cache dataset statistics")
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=cmd_metrics)
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from stylegen.metrics.report import evaluate_network, format_table
+
+    if args.batch < 1:
+        raise UserError(f"--batch {args.batch} must be >= 1")
+    results, path = evaluate_network(
+        args.network,
+        args.metrics,
+        data=args.data,
+        labels=args.labels,
+        mirror=args.mirror,
+        num=args.num,
+        detector_path=args.detector,
+        detector_sha1=args.detector_sha1,
+        lpips_path=args.lpips,
+        batch_size=args.batch,
+        use_cache=not args.no_cache,
+        device=args.device or default_device(),
+        progress=sys.stderr.isatty(),
+    )
+    print(format_table(results))
+    print(f"appended {len(results)} line(s) to {path}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # entry point
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -584,6 +640,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_convert,
     _add_cyclegan,
     _add_translate,
+    _add_metrics,
 ]
 
 

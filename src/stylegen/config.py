@@ -272,6 +272,7 @@ class TrainConfig:
     ada_interval: int = 4
     tick_kimg: float | None = None
     snap: int = 50
+    metrics: tuple[str, ...] = ()  # evaluated at every snapshot, e.g. ("fid10k_full",)
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
@@ -300,6 +301,7 @@ class TrainConfig:
             r.style_mixing_prob = d.style_mixing_prob
         r.aug = d.aug if r.aug is None else r.aug
         r.tick_kimg = d.tick_kimg if r.tick_kimg is None else r.tick_kimg
+        r.metrics = tuple(r.metrics or ())
         return r.validate()
 
     def validate(self) -> TrainConfig:
@@ -326,6 +328,10 @@ class TrainConfig:
             raise UserError(f"--p {self.aug_p} must be between 0 and 1")
         if self.snap < 1:
             raise UserError(f"--snap {self.snap} must be >= 1 (ticks between snapshots)")
+        if self.metrics:
+            from stylegen.metrics.registry import parse_metric_names
+
+            parse_metric_names(list(self.metrics))  # unknown names fail before training starts
         return self
 
 

@@ -36,7 +36,7 @@ def test_parse_metric_name(name, spec):
 
 
 @pytest.mark.parametrize(
-    "name", ["fid", "fid50k", "is50k", "pr50k_full", "FID50k_full", "ppl_zfull"]
+    "name", ["fid", "fid50k", "is50", "pr50k_full", "FID50k_full", "ppl_xfull", "eqt50k_int"]
 )
 def test_unknown_metric_names(name):
     with pytest.raises(UserError, match=r"unknown metric .*valid forms: fid<N>k_full"):
@@ -142,7 +142,7 @@ def test_fid_of_the_dataset_against_itself(tmp_path, fake_dataset, tiny_detector
     assert result["value"] == pytest.approx(0.0, abs=1e-6)
     assert result["results"] == {"fid2k_full": result["value"]}
     assert result["time_s"] > 0 and result["detector_sha1"] == "tiny0"
-    assert "only 24 generated images" in caplog.text and "biased upwards" in caplog.text
+    assert "only 24 generated / 24 real images" in caplog.text and "biased upwards" in caplog.text
 
 
 def test_different_images_give_positive_fid(tmp_path, fake_dataset, tiny_detector):

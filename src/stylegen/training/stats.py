@@ -274,6 +274,10 @@ class StatsWriter:
         self._write_tensorboard(record, step)
         return record
 
+    def write_scalars(self, values: Mapping[str, Any], step: int) -> None:
+        """Log scalars to TensorBoard only (metrics keep their own metrics.jsonl)."""
+        self._write_tensorboard({k: _json_value(k, v) for k, v in values.items()}, step)
+
     def _write_tensorboard(self, record: Mapping[str, Any], step: int) -> None:
         writer = self._tensorboard()
         if writer is None:
