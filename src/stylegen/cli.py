@@ -117,7 +117,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", help="image folder, .zip, or built-in: fashion-mnist, emoji")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last snapshot")
     p.add_argument("--outdir", default="runs", help="parent folder of runs (default runs)")
-    p.add_argument("--preset", default="cpu32", help="tiny, cpu32, cifar, paper256, ...")
+    p.add_argument(
+        "--preset",
+        default="cpu32",
+        help="tiny, cpu32, cifar, paper256, stylegan3-t, stylegan3-t-cpu, ...",
+    )
     p.add_argument("--cond", action="store_true", help="class-conditional training")
     p.add_argument("--labels", default="json", choices=["json", "folders"])
     p.add_argument("--mirror", action="store_true", help="add x-flipped copies of the data")
@@ -131,6 +135,26 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ema", dest="ema_kimg", type=float, default=None, help="EMA half-life, kimg")
     p.add_argument("--pl-weight", type=float, default=None, help="path-length weight (0 = off)")
     p.add_argument("--mixing", dest="style_mixing_prob", type=float, default=None)
+    p.add_argument(
+        "--arch",
+        default=None,
+        choices=["stylegan2", "stylegan3-t", "stylegan3-r"],
+        help="generator family (default: the preset's)",
+    )
+    p.add_argument(
+        "--blur-sigma",
+        dest="blur_init_sigma",
+        type=float,
+        default=None,
+        help="initial D input blur (default 10 for stylegan3-r, else 0)",
+    )
+    p.add_argument(
+        "--blur-kimg",
+        dest="blur_fade_kimg",
+        type=float,
+        default=None,
+        help="kimg over which the D blur fades out (default batch * 200 / 32)",
+    )
     p.add_argument("--aug", default=None, choices=["ada", "fixed", "diffaug", "none"])
     p.add_argument("--p", dest="aug_p", type=float, default=0.0, help="augment p (start/fixed)")
     p.add_argument("--target", dest="ada_target", type=float, default=0.6, help="ADA r_t target")
@@ -159,6 +183,9 @@ _TRAIN_FIELDS = (
     "ema_kimg",
     "pl_weight",
     "style_mixing_prob",
+    "arch",
+    "blur_init_sigma",
+    "blur_fade_kimg",
     "aug",
     "aug_p",
     "ada_target",

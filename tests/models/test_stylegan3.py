@@ -159,10 +159,16 @@ def test_transform_translates_output_by_whole_pixels():
     assert (moved[..., :, 2:] - shifted).abs().max() < 0.2 * ref.abs().max()
 
 
-@pytest.mark.parametrize("resolution", [48, 4, 100])
+@pytest.mark.parametrize("resolution", [48, 2, 100])
 def test_resolutions_the_filter_design_cannot_serve(resolution):
     with pytest.raises(UserError, match=f"resolution {resolution} cannot be served"):
         StyleGAN3GeneratorConfig(img_resolution=resolution).validate()
+
+
+def test_channel_base_too_small_for_resolution():
+    with pytest.raises(UserError, match="channel_base 64 leaves 0 channels at resolution 128"):
+        StyleGAN3GeneratorConfig(img_resolution=128, channel_base=64).validate()
+    StyleGAN3GeneratorConfig(img_resolution=128, channel_base=65).validate()
 
 
 def test_input_transform_rotation_direction():

@@ -22,6 +22,7 @@ back to `upfirdn2d`'s depthwise convolutions. Everything is differentiable by au
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -79,6 +80,31 @@ def fir_matrix(
     return torch.where(valid, g[idx.clamp(0, k - 1)], torch.zeros((), dtype=g.dtype)) * gain
 
 
+@functools.lru_cache(maxsize=512)
+def _cached_fir_matrix(
+    taps: tuple[float, ...],
+    dtype: torch.dtype,
+    device: torch.device,
+    in_size: int,
+    up: int,
+    down: int,
+    pad0: int,
+    pad1: int,
+    flip_filter: bool,
+    gain: float,
+) -> torch.Tensor:
+    t = torch.tensor(taps, dtype=dtype, device=device)
+    return fir_matrix(t, in_size, up, down, pad0, pad1, flip_filter, gain)
+
+
+def _fir_matrix_for(taps: torch.Tensor, in_size: int, *args) -> torch.Tensor:
+    """fir_matrix, cached by tap values for the usual case of fixed filter buffers."""
+    if taps.requires_grad:
+        return fir_matrix(taps, in_size, *args)
+    key = tuple(taps.tolist())
+    return _cached_fir_matrix(key, taps.dtype, taps.device, in_size, *args)
+
+
 def _separable_pass(
     x: torch.Tensor,
     taps: torch.Tensor,
@@ -92,8 +118,8 @@ def _separable_pass(
     taps = taps.to(device=x.device, dtype=x.dtype)
     h, w = x.shape[2], x.shape[3]
     root = math.sqrt(gain)
-    a_w = fir_matrix(taps, w, up, down, pad[0], pad[1], flip_filter, root)
-    a_h = fir_matrix(taps, h, up, down, pad[2], pad[3], flip_filter, root)
+    a_w = _fir_matrix_for(taps, w, up, down, pad[0], pad[1], flip_filter, root)
+    a_h = _fir_matrix_for(taps, h, up, down, pad[2], pad[3], flip_filter, root)
     # Filter the narrower axis last: the height pass runs on the (already resampled) width.
     return torch.matmul(a_h, torch.matmul(x, a_w.t()))
 
