@@ -440,7 +440,7 @@ class TrainConfig:
         preset = arch_preset(self.preset)
         if d is None:
             raise UserError(f"preset {self.preset!r} has no training defaults")
-        r = dataclasses.replace(self)
+        r = dataclasses.replace(self, preset=canonical_preset(self.preset))
         r.batch = d.batch if r.batch is None else r.batch
         r.glr = d.lr if r.glr is None else r.glr
         r.dlr = (d.lr if d.dlr is None else d.dlr) if r.dlr is None else r.dlr

@@ -29,6 +29,7 @@ def test_stylegan3_presets_resolve_to_the_official_recipe():
     # Explicit flags win; the project-style spelling is an alias.
     x = TrainConfig(data="x", preset="stylegen3-t", pl_weight=1.0, blur_init_sigma=2).resolved()
     assert x.pl_weight == 1.0 and x.blur_init_sigma == 2 and x.arch == "stylegan3-t"
+    assert x.preset == "stylegan3-t"
 
 
 def test_arch_switches_generator_family():
