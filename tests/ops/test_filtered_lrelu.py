@@ -85,9 +85,14 @@ def test_fast_path_equals_conv_path_float32(monkeypatch):
     b = torch.randn(4)
     fu, fd = torch.randn(12), torch.randn(12)
     kw = dict(up=2, down=2, padding=(11, 10, 11, 10), clamp=2.0)
+    x0 = x.clone()
     fast = filtered_lrelu(x, fu, fd, b, **kw)
     monkeypatch.setattr(flr_module, "MATMUL_MAX_SIZE", 0)
-    slow = filtered_lrelu(x, fu, fd, b, **kw)
+    with torch.no_grad():  # the in-place path must not touch the input either
+        slow = filtered_lrelu(x, fu, fd, b, **kw)
+        identity = filtered_lrelu(x, None, None, None, slope=1.0, gain=1.0, clamp=0.5)
+    assert torch.equal(x, x0)
+    torch.testing.assert_close(identity, x.clamp(-0.5, 0.5))
     assert fast.shape == (2, 4, 20, 20)
     torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
 

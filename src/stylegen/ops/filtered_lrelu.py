@@ -169,9 +169,12 @@ def filtered_lrelu(
         assert b.shape == (x.shape[1],), "bias must have one value per channel"
         x = x + b.to(x.dtype).reshape(1, -1, 1, 1)
     x = _resample(x, fu, up, 1, pad, flip_filter, float(up * up))
-    x = F.leaky_relu(x, slope) if slope != 1 else x
-    if gain != 1:
-        x = x * gain
-    if clamp is not None:
-        x = x.clamp(-clamp, clamp)
-    return _resample(x, fd, 1, down, (0, 0, 0, 0), flip_filter, 1.0)
+    # clamp(gain * lrelu(x), c) = gain * clamp(lrelu(x), c / gain) for gain > 0: the gain rides
+    # along with the (linear) downsampling filter, saving a pass over the largest tensor.
+    limit = None if clamp is None else clamp / gain
+    inplace = not (torch.is_grad_enabled() and x.requires_grad)
+    if slope != 1:
+        x = F.leaky_relu(x, slope, inplace=inplace)
+    if limit is not None:
+        x = x.clamp_(-limit, limit) if inplace else x.clamp(-limit, limit)
+    return _resample(x, fd, 1, down, (0, 0, 0, 0), flip_filter, float(gain))
