@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from stylegen.config import build_configs
-from stylegen.models import Discriminator, Generator
+from stylegen.models import Discriminator, Generator, set_reduced_precision
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
@@ -88,9 +88,13 @@ def make_train_iter(G, D, z, c, real):
     return step
 
 
-def ours(preset: str, c_dim: int):
+def ours(preset: str, c_dim: int, precision: str = "fp32"):
     g, d = build_configs(preset, img_resolution=32, img_channels=3, c_dim=c_dim)
-    return Generator(g), Discriminator(d), g
+    G, D = Generator(g), Discriminator(d)
+    # "mixed": the blocks the preset's num_fp16_res marks (official: 4) run in bfloat16.
+    set_reduced_precision(G, precision == "mixed")
+    set_reduced_precision(D, precision == "mixed")
+    return G, D, g
 
 
 def official(path: str, preset: str, c_dim: int):
@@ -159,6 +163,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument(
+        "--precision",
+        default="fp32",
+        help="ours in fp32 and/or mixed (bfloat16 num_fp16_res blocks), e.g. fp32,mixed",
+    )
     ap.add_argument("--nvlabs", default=None, help="local checkout of stylegan2-ada-pytorch")
     ap.add_argument("--note", default="", help="free text for the results table")
     args = ap.parse_args()
@@ -168,9 +177,10 @@ def main() -> None:
     rows = []
     for preset in args.presets.split(","):
         c_dim = 10 if preset == "cifar" else 0
-        impls = [("stylegen", ours)] + (
-            [("official", lambda p, c: official(args.nvlabs, p, c))] if args.nvlabs else []
-        )
+        impls = [
+            (f"stylegen {p}" if p != "fp32" else "stylegen", lambda pr, c, p=p: ours(pr, c, p))
+            for p in args.precision.split(",")
+        ] + ([("official", lambda p, c: official(args.nvlabs, p, c))] if args.nvlabs else [])
         for impl, build in impls:
             G, D, g = build(preset, c_dim)
             for row in bench(impl, G, D, g, args.batch, args.reps, c_dim):
@@ -201,9 +211,9 @@ def write_table(rows: list[dict], peak: float, args: argparse.Namespace) -> None
     base = {(r["preset"], r["what"]): r["img_s"] for r in rows if r["impl"] == "official"}
     for r in rows:
         ref = base.get((r["preset"], r["what"]))
-        if r["impl"] == "stylegen" and ref:
+        if r["impl"].startswith("stylegen") and ref:
             lines.append(
-                f"\nRatio stylegen/official, {r['preset']} {r['what']}: {r['img_s'] / ref:.2f}x"
+                f"\nRatio {r['impl']}/official, {r['preset']} {r['what']}: {r['img_s'] / ref:.2f}x"
             )
     text = "\n".join(lines) + "\n"
     print(text)

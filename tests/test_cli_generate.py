@@ -65,7 +65,7 @@ def test_missing_network_and_pickle(tmp_path, capsys):
     assert main(["generate", "--network", str(tmp_path / "x"), "--outdir", str(tmp_path)]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["generate", "--network", "snap.pkl", "--outdir", str(tmp_path)]) == 2
-    assert "stylegen convert snap.pkl" in capsys.readouterr().err
+    assert "snapshot snap.pkl does not exist" in capsys.readouterr().err  # read directly now
 
 
 def test_unknown_flag_exits_2(capsys):

@@ -11,13 +11,15 @@ from typing import Any
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "generate_images", "load", "UserError"]
+__all__ += ["CycleGANConfig", "train_cyclegan", "load_translator", "translate_images"]
 
 
-def load(path: Any, device: Any = "cpu") -> Any:
-    """Load a checkpoint folder (or a run folder's newest snapshot); see checkpoint.load."""
+def load(path: Any, device: Any = "cpu", which: str | None = None) -> Any:
+    """Load a checkpoint folder, a run folder's newest snapshot, or an official NVIDIA .pkl
+    snapshot (`which`: G_ema by default, G or D); see checkpoint.load."""
     from stylegen.checkpoint import load as _load
 
-    return _load(path, device=device)
+    return _load(path, device=device, which=which)
 
 
 def generate_images(*args: Any, **kwargs: Any) -> Any:
@@ -32,4 +34,16 @@ def __getattr__(name: str) -> Any:
         from stylegen.errors import UserError
 
         return UserError
+    if name in _CYCLEGAN_API:  # CycleGAN (Zhu et al. 2017): train, then translate
+        import importlib
+
+        return getattr(importlib.import_module(_CYCLEGAN_API[name]), name)
     raise AttributeError(name)
+
+
+_CYCLEGAN_API = {
+    "CycleGANConfig": "stylegen.training.cyclegan_loop",
+    "train_cyclegan": "stylegen.training.cyclegan_loop",
+    "load_translator": "stylegen.translate",
+    "translate_images": "stylegen.translate",
+}

@@ -10,10 +10,12 @@ Training state for resume lives beside it (see training/loop.py) and is read wit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from stylegen.config import config_from_dict, config_to_dict
 from stylegen.errors import UserError
 
 __all__ = [
+    "atomic_dir",
     "FORMAT",
     "FORMAT_VERSION",
     "load",
@@ -79,10 +82,27 @@ def save(model: nn.Module, path: str | os.PathLike, metadata: dict[str, Any] | N
 
 
 def fsync_files(folder: Path) -> None:
-    """Flush every file in `folder` to disk before the folder is renamed into place."""
+    """Flush every file in `folder` and its sub-folders to disk before it is renamed into place."""
     for f in folder.iterdir():
+        if f.is_dir():
+            fsync_files(f)
+            continue
         with open(f, "rb") as fh:
             os.fsync(fh.fileno())
+
+
+@contextlib.contextmanager
+def atomic_dir(final: Path) -> Iterator[Path]:
+    """Yield an empty temporary folder beside `final`; when the block ends without error the folder
+    is flushed and swapped into place, otherwise it is removed and `final` stays as it was."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        yield tmp
+        fsync_files(tmp)
+        replace_dir(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def replace_dir(src: Path, dst: Path) -> None:
@@ -141,10 +161,25 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
     return doc
 
 
-def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild the model saved in `path` (a checkpoint or run folder); returns it in eval mode."""
+def load(
+    path: str | os.PathLike, device: str | torch.device = "cpu", which: str | None = None
+) -> nn.Module:
+    """Rebuild the model saved in `path` (a checkpoint or run folder); returns it in eval mode.
+
+    An official NVIDIA snapshot (`.pkl`) is read safely by interop/nvlabs.py; `which` picks its
+    network (G_ema by default, or G, D).
+    """
     from stylegen.models.registry import lookup
 
+    if Path(path).suffix.lower() == ".pkl":
+        from stylegen.interop.nvlabs import load_network
+
+        return load_network(path, which=which or "G_ema", device=device)
+    if which is not None:
+        raise UserError(
+            f"which={which!r} picks a network of an official .pkl snapshot, but {path} is a "
+            "stylegen checkpoint; leave it out"
+        )
     folder = resolve(path)
     doc = read_config(folder)
     entry = lookup(doc.get("model_class", ""))

@@ -40,7 +40,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="generate images from a trained network")
-    p.add_argument("--network", required=True, help="checkpoint folder or run folder")
+    p.add_argument(
+        "--network", required=True, help="checkpoint folder, run folder or official .pkl"
+    )
     p.add_argument("--seeds", default="0-7", help="e.g. 0-31 or 1,5,9 (default 0-7)")
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi (default 1)")
     p.add_argument("--trunc-cutoff", type=int, default=None, help="truncate only the first N ws")
@@ -70,7 +72,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from stylegen.checkpoint import load
     from stylegen.generate import class_labels, iter_images, parse_seeds
     from stylegen.images import make_grid, save_image
+    from stylegen.translate import check_not_cyclegan
 
+    check_not_cyclegan(args.network)
     seeds = parse_seeds(args.seeds)
     if args.batch < 1:
         raise UserError(f"--batch {args.batch} must be >= 1")
@@ -181,8 +185,30 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "mixed"],
+        help="mixed: bfloat16 in the num_fp16_res highest-resolution blocks of G and D",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    _add_distributed_flags(p)
     p.set_defaults(func=cmd_train)
+
+
+def _add_distributed_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("multi-process training (see README: Multi-GPU / multi-node)")
+    g.add_argument("--gpus", type=int, default=None, help="train on N GPUs (N processes, NCCL)")
+    g.add_argument("--cpu-procs", type=int, default=None, help="train with N CPU processes (gloo)")
+    g.add_argument(
+        "--batch-gpu", type=int, default=None, help="images per process per round (default batch/N)"
+    )
+    g.add_argument(
+        "--dist-backend",
+        default=None,
+        choices=["auto", "gloo", "nccl"],
+        help="default: $STYLEGEN_DIST_BACKEND or auto (nccl on CUDA, gloo on CPU)",
+    )
 
 
 _TRAIN_FIELDS = (
@@ -211,6 +237,9 @@ _TRAIN_FIELDS = (
     "snap",
     "seed",
     "threads",
+    "precision",
+    "batch_gpu",
+    "dist_backend",
 )
 
 
@@ -219,24 +248,101 @@ def cmd_train(args: argparse.Namespace) -> int:
     import json
 
     from stylegen.config import TrainConfig, config_to_dict
+    from stylegen.training import distributed
     from stylegen.training.loop import resume, train
 
+    device = args.device or ("cpu" if args.cpu_procs else default_device())
+    nprocs = _process_count(args, device)
+    distributed.resolve_backend(args.dist_backend, device)  # e.g. NCCL without CUDA
+    launching = nprocs > 1 and not distributed.is_worker()
     if args.resume:
-        snap = _with_progress(lambda cb: resume(args.resume, cb, kimg=args.kimg))
-        print(f"done: {snap}")
+        if launching:
+            return _launch(args, nprocs)
+        snap = _with_progress(
+            lambda cb: resume(
+                args.resume,
+                cb,
+                kimg=args.kimg,
+                batch_gpu=args.batch_gpu,
+                dist_backend=args.dist_backend,
+            )
+        )
+        _print_done(snap)
         return 0
     if not args.data:
         raise UserError("--data is required (a folder, a .zip, or fashion-mnist / emoji)")
     values = {k: getattr(args, k) for k in _TRAIN_FIELDS}
-    cfg = TrainConfig(**values, device=args.device or default_device())
+    cfg = TrainConfig(**values, device=device)
     if args.kimg is not None:
         cfg = dataclasses.replace(cfg, kimg=args.kimg)
     resolved = cfg.resolved()
+    if launching:
+        _check_before_launch(resolved, nprocs)
     if args.dry_run:
         print(json.dumps(config_to_dict(resolved), indent=2))
         return 0
+    if launching:
+        return _launch(args, nprocs)
     snap = _with_progress(lambda cb: train(resolved, cb))
-    print(f"done: {snap}")
+    _print_done(snap)
+    return 0
+
+
+def _print_done(snap: object) -> None:
+    import os
+
+    if os.environ.get("RANK", "0") == "0":  # one line per job, not per process
+        print(f"done: {snap}")
+
+
+def _process_count(args: argparse.Namespace, device: str) -> int:
+    """Processes asked for by --gpus / --cpu-procs (1 if neither), checked against the machine."""
+    from stylegen.training import distributed
+
+    if args.gpus is not None and args.cpu_procs is not None:
+        raise UserError("use --gpus N (GPU processes) or --cpu-procs N (CPU processes), not both")
+    if args.gpus is not None:
+        distributed.check_gpu_count(args.gpus, device)
+        n = args.gpus
+    elif args.cpu_procs is not None:
+        if args.cpu_procs < 1:
+            raise UserError(f"--cpu-procs {args.cpu_procs} must be >= 1")
+        if device != "cpu":
+            raise UserError(f"--cpu-procs runs CPU processes; drop --device {device} or use --gpus")
+        n = args.cpu_procs
+    else:
+        return 1
+    world = distributed.env_world_size()
+    if distributed.is_worker() and world != n:
+        raise UserError(
+            f"--gpus/--cpu-procs {n} but torchrun started {world} processes; leave out "
+            "--gpus/--cpu-procs under torchrun (--nproc-per-node sets the count)"
+        )
+    return n
+
+
+def _check_before_launch(cfg, nprocs: int) -> None:
+    """Fail in this one process, not in every launched one, on bad data or batch sizes."""
+    import dataclasses
+
+    from stylegen.training import distributed
+    from stylegen.training.loop import build_networks, open_training_data
+
+    layout = distributed.shard_layout(cfg.batch, cfg.batch_gpu, nprocs)
+    build_networks(dataclasses.replace(cfg, batch_gpu=layout.batch_gpu), open_training_data(cfg))
+
+
+def _launch(args: argparse.Namespace, nprocs: int) -> int:
+    """Start nprocs copies of this very command through torch.distributed's elastic launcher."""
+    from stylegen.training import distributed
+
+    try:
+        distributed.launch(args.argv, nprocs)
+    except distributed.WorkerFailedError as exc:
+        if exc.exitcode == EXIT_USER_ERROR:
+            return EXIT_USER_ERROR  # the worker has printed its one-line error
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -316,6 +422,7 @@ def _add_dataset(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--labels", default=None, choices=["json", "folders"])
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images")
+    p.add_argument("--channels", type=int, default=None, choices=[1, 3], help="force grey/RGB")
     p.set_defaults(func=cmd_dataset)
 
 
@@ -329,6 +436,7 @@ def cmd_dataset(args: argparse.Namespace) -> int:
         transform=args.transform,
         labels=args.labels,
         skip_bad=args.skip_bad,
+        channels=args.channels,
     )
     print(f"wrote {n} images to {args.dest}")
     return 0
@@ -383,6 +491,182 @@ def cmd_video(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# convert (official NVIDIA snapshots)
+
+
+def _add_convert(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "convert", help="convert an official StyleGAN2-ADA/StyleGAN3 .pkl into checkpoints"
+    )
+    p.add_argument("snapshot", help="official network-snapshot-*.pkl (read without running it)")
+    p.add_argument("outdir", help="checkpoint folder to write (replaced if it is one)")
+    p.add_argument(
+        "--which",
+        default="G_ema",
+        choices=["G_ema", "G", "D", "all"],
+        help="network to convert; all writes OUTDIR/G_ema, OUTDIR/G, OUTDIR/D (default G_ema)",
+    )
+    p.set_defaults(func=cmd_convert)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from stylegen.interop.nvlabs import convert
+
+    for folder in convert(args.snapshot, args.outdir, which=args.which):
+        print(f"wrote {folder}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# cyclegan / translate
+
+
+def _add_cyclegan(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cyclegan", help="unpaired image-to-image translation (CycleGAN)")
+    cg = p.add_subparsers(dest="cyclegan_command", metavar="COMMAND", parser_class=_Parser)
+    cg.required = True
+    t = cg.add_parser("train", help="train G_AB, G_BA on two image domains")
+    t.add_argument("--data-a", help="domain A: folder, .zip or built-in (fashion-mnist:sneaker)")
+    t.add_argument("--data-b", help="domain B: folder, .zip or built-in (fashion-mnist:ankle-boot)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last snapshot")
+    t.add_argument("--outdir", default="runs", help="parent folder of runs (default runs)")
+    t.add_argument("--preset", default="cpu32", help="tiny, cpu32, paper128, paper256")
+    t.add_argument("--epochs", type=int, default=None, help="epochs at constant lr")
+    t.add_argument("--decay-epochs", type=int, default=None, help="epochs of linear lr decay")
+    t.add_argument("--batch", type=int, default=None)
+    t.add_argument("--lr", type=float, default=2e-4)
+    t.add_argument("--lambda-cycle", type=float, default=10.0)
+    t.add_argument("--lambda-identity", type=float, default=0.5, help="times --lambda-cycle")
+    t.add_argument("--pool-size", type=int, default=50, help="history of fakes per D (0 = off)")
+    t.add_argument("--load-size", type=int, default=None, help="resize to this, then crop")
+    t.add_argument("--crop-size", type=int, default=None, help="training crop (image size)")
+    t.add_argument("--no-flip", dest="flip", action="store_false", help="no random mirroring")
+    t.add_argument("--max-size", type=int, default=None, help="use at most N images per domain")
+    t.add_argument("--tick", dest="tick_kimg", type=float, default=None, help="kimg per tick")
+    t.add_argument("--snap", type=int, default=4, help="ticks between snapshots")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default=None)
+    t.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    t.set_defaults(func=cmd_cyclegan_train)
+    e = cg.add_parser("eval", help="cycle PSNR/SSIM and FID of translations")
+    e.add_argument("--network", required=True, help="CycleGAN run or snapshot folder")
+    e.add_argument("--data-a", default=None, help="domain A (default: the run's)")
+    e.add_argument("--data-b", default=None, help="domain B (default: the run's)")
+    e.add_argument("--num", type=int, default=1000, help="images per domain (default 1000)")
+    e.add_argument("--no-fid", dest="fid", action="store_false", help="PSNR/SSIM only")
+    e.add_argument("--detector", default=None, help="local FID Inception weights file")
+    e.add_argument("--device", default=None)
+    e.set_defaults(func=cmd_cyclegan_eval)
+
+
+_CYCLEGAN_FIELDS = (
+    "data_a",
+    "data_b",
+    "outdir",
+    "preset",
+    "epochs",
+    "decay_epochs",
+    "batch",
+    "lr",
+    "lambda_cycle",
+    "lambda_identity",
+    "pool_size",
+    "load_size",
+    "crop_size",
+    "flip",
+    "max_size",
+    "tick_kimg",
+    "snap",
+    "seed",
+    "threads",
+)
+
+
+def cmd_cyclegan_train(args: argparse.Namespace) -> int:
+    from stylegen.training.cyclegan_loop import CycleGANConfig, resume_cyclegan, train_cyclegan
+    from stylegen.translate import evaluate, run_options
+
+    if args.resume:
+        snap = _with_progress(
+            lambda cb: resume_cyclegan(args.resume, cb, args.epochs, args.decay_epochs)
+        )
+    else:
+        if not args.data_a or not args.data_b:
+            raise UserError(
+                "--data-a and --data-b are required (folders, .zips, or built-in classes such "
+                "as fashion-mnist:sneaker and fashion-mnist:ankle-boot)"
+            )
+        values = {k: getattr(args, k) for k in _CYCLEGAN_FIELDS}
+        cfg = CycleGANConfig(**values, device=args.device or default_device())
+        snap = _with_progress(lambda cb: train_cyclegan(cfg, cb))
+    options = run_options(snap)
+    scores = evaluate(snap, options["data_a"], options["data_b"], num=256, fid=False)
+    print(f"samples:    {snap / 'samples.png'} (rows: A | A->B | A->B->A | B | B->A | B->A->B)")
+    print(f"checkpoint: {snap} (G_AB/, G_BA/)")
+    print(f"loss plot:  {snap.parent / 'losses.png'}")
+    print("cycle PSNR/SSIM (256 images): " + _format_scores(scores))
+    print(f"next: stylegen translate --network {snap} --direction a2b --input IMAGES --outdir OUT")
+    print(f"      stylegen cyclegan eval --network {snap.parent}  (adds FID)")
+    return 0
+
+
+def _format_scores(scores: dict) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in scores.items() if not k.startswith("num_"))
+
+
+def cmd_cyclegan_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from stylegen.translate import evaluate, run_options
+
+    data_a, data_b = args.data_a, args.data_b
+    if data_a is None or data_b is None:
+        options = run_options(args.network)
+        data_a, data_b = data_a or options["data_a"], data_b or options["data_b"]
+    detector = None
+    if args.fid:
+        from stylegen.metrics import load_detector
+
+        detector = load_detector(args.detector, device=args.device or default_device())
+    scores = evaluate(
+        args.network,
+        data_a,
+        data_b,
+        num=args.num,
+        fid=args.fid,
+        detector=detector,
+        device=args.device or default_device(),
+    )
+    print(json.dumps({"network": str(args.network), "data_a": data_a, "data_b": data_b, **scores}))
+    return 0
+
+
+def _add_translate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("translate", help="translate images with a trained CycleGAN")
+    p.add_argument("--network", required=True, help="CycleGAN run, snapshot or generator folder")
+    p.add_argument("--direction", required=True, choices=["a2b", "b2a"])
+    p.add_argument("--input", required=True, help="an image file or a folder of images")
+    p.add_argument("--outdir", required=True, help="where to write the translated PNGs")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=cmd_translate)
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from stylegen.translate import load_translator, translate_files
+
+    if args.batch < 1:
+        raise UserError(f"--batch {args.batch} must be >= 1")
+    device = args.device or default_device()
+    G = load_translator(args.network, args.direction, device=device)
+    outdir = Path(args.outdir)
+    _check_writable(outdir)
+    written = translate_files(G, args.input, outdir, batch_size=args.batch)
+    print(f"wrote {len(written)} images to {outdir}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # entry point
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -390,6 +674,9 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_generate,
     _add_dataset,
     _add_demo,
+    _add_convert,
+    _add_cyclegan,
+    _add_translate,
     _add_video,
 ]
 
@@ -410,6 +697,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # relaunched by --gpus / --cpu-procs
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

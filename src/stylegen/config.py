@@ -47,7 +47,9 @@ class GeneratorConfig:
     channel_max: int = 512
     architecture: str = "skip"
     conv_clamp: float | None = 256
-    num_fp16_res: int = 0  # kept for interop with official snapshots; compute stays float32
+    # Blocks at the num_fp16_res highest resolutions may run in bfloat16 (models/precision.py);
+    # only when reduced precision is switched on (training --precision mixed), never by default.
+    num_fp16_res: int = 0
     use_noise: bool = True
 
     def validate(self) -> GeneratorConfig:
@@ -167,8 +169,8 @@ def _paper(fmaps: float, mbstd: int, resolution: int) -> ArchPreset:
     base = int(fmaps * 32768)
     return ArchPreset(
         description=f"StyleGAN2-ADA paper config for {resolution}x{resolution}",
-        G=dict(channel_base=base, channel_max=512, mapping_layers=8),
-        D=dict(channel_base=base, channel_max=512, mbstd_group_size=mbstd),
+        G=dict(channel_base=base, channel_max=512, mapping_layers=8, num_fp16_res=4),
+        D=dict(channel_base=base, channel_max=512, mbstd_group_size=mbstd, num_fp16_res=4),
         resolution=resolution,
     )
 
@@ -197,8 +199,14 @@ ARCH_PRESETS: dict[str, ArchPreset] = {
     ),
     "cifar": ArchPreset(
         description="official StyleGAN2-ADA CIFAR-10 config (32x32, 2-layer mapping)",
-        G=dict(channel_base=32768, channel_max=512, mapping_layers=2),
-        D=dict(channel_base=32768, channel_max=512, mbstd_group_size=32, architecture="orig"),
+        G=dict(channel_base=32768, channel_max=512, mapping_layers=2, num_fp16_res=4),
+        D=dict(
+            channel_base=32768,
+            channel_max=512,
+            mbstd_group_size=32,
+            architecture="orig",
+            num_fp16_res=4,
+        ),
         resolution=32,
     ),
     "paper256": _paper(0.5, 8, 256),
@@ -390,6 +398,7 @@ TRAIN_DEFAULTS: dict[str, TrainDefaults] = {
 }
 
 AUG_MODES = ("ada", "fixed", "diffaug", "none")
+PRECISIONS = ("fp32", "mixed")
 
 
 @dataclass
@@ -431,6 +440,9 @@ class TrainConfig:
     device: str = "cpu"
     threads: int | None = None
     max_nonfinite: int = 20
+    precision: str = "fp32"  # "mixed": bfloat16 blocks of G and D (models/precision.py)
+    batch_gpu: int | None = None  # images per process per round; None: batch / processes
+    dist_backend: str | None = None  # gloo | nccl | auto; None: $STYLEGEN_DIST_BACKEND or auto
     G_overrides: dict[str, Any] = field(default_factory=dict)
     D_overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -467,6 +479,7 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         _check_choice("--aug mode", self.aug, AUG_MODES)
+        _check_choice("--precision", self.precision, PRECISIONS)
         if self.batch is not None and self.batch < 1:
             raise UserError(f"--batch {self.batch} must be >= 1")
         if self.batch and self.pl_weight and self.batch % self.pl_batch_shrink:
@@ -474,6 +487,10 @@ class TrainConfig:
                 f"--batch {self.batch} is not divisible by the path-length batch shrink "
                 f"{self.pl_batch_shrink}; use an even batch size"
             )
+        if self.batch_gpu is not None and self.batch_gpu < 1:
+            raise UserError(f"--batch-gpu {self.batch_gpu} must be >= 1")
+        if self.dist_backend is not None:
+            _check_choice("--dist-backend", self.dist_backend, ("auto", "gloo", "nccl"))
         if self.kimg <= 0:
             raise UserError(f"--kimg {self.kimg} must be > 0")
         for name in ("glr", "dlr", "gamma", "ema_kimg", "pl_weight", "blur_init_sigma"):

@@ -384,3 +384,17 @@ def test_bad_arguments(tmp_path):
         ImageFolderDataset(tmp_path / "imgs", labels="csv")
     with pytest.raises(UserError, match="max_size must be a positive integer"):
         ImageFolderDataset(tmp_path / "imgs", max_size=0)
+
+
+def test_training_data_honours_labels_and_skip_bad_flags(tmp_path):
+    from stylegen.config import TrainConfig
+    from stylegen.training.loop import open_training_data
+
+    make_folder(tmp_path / "imgs", ["ant/1.png", "bee/2.png", "bee/3.png"])
+    (tmp_path / "imgs" / "bee" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    cfg = TrainConfig(data=str(tmp_path / "imgs"), cond=True, labels="folders", skip_bad=True)
+    ds = open_training_data(cfg)
+    assert len(ds) == 3
+    assert ds.label_dim == 2
+    with pytest.raises(UserError):
+        open_training_data(TrainConfig(data=str(tmp_path / "imgs"), labels="folders"))

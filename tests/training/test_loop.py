@@ -130,3 +130,26 @@ def test_bad_training_input(tmp_path):
     with pytest.raises(UserError, match="labels"):
         train(_cfg(tmp_path, data=str(folder)))
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_mixed_precision_trains_reduced_blocks_and_keeps_g_ema_float32(tmp_path):
+    cfg = _cfg(
+        tmp_path,
+        kimg=0.016,
+        precision="mixed",
+        G_overrides={"num_fp16_res": 2},
+        D_overrides={"num_fp16_res": 2},
+    )
+    trainer = loop.Trainer(cfg, tmp_path / "run")
+    assert trainer.G.synthesis.b32.reduced_precision
+    assert not trainer.G.synthesis.b8.reduced_precision
+    assert trainer.D.b32.reduced_precision
+    assert not trainer.G_ema.synthesis.b32.reduced_precision
+    before = {k: v.clone() for k, v in trainer.G.state_dict().items()}
+    trainer.train_step()
+    assert trainer.step_ok
+    changed = [k for k, v in trainer.G.state_dict().items() if not torch.equal(v, before[k])]
+    assert "synthesis.b32.conv1.weight" in changed
+    assert all(
+        v.dtype == torch.float32 for v in trainer.G.state_dict().values() if v.is_floating_point()
+    )

@@ -9,6 +9,7 @@ from stylegen.data.datasets import (
     ImageDataset,
     ImageFolderDataset,
     InMemoryDataset,
+    UnpairedDataset,
     open_dataset,
 )
 from stylegen.data.prepare import TRANSFORMS, convert_dataset
@@ -19,6 +20,7 @@ __all__ = [
     "ImageDataset",
     "ImageFolderDataset",
     "InMemoryDataset",
+    "UnpairedDataset",
     "convert_dataset",
     "open_builtin",
     "open_dataset",

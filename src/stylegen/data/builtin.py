@@ -211,6 +211,30 @@ def render_emoji(
     return _read_only(images), _read_only(labels)
 
 
+def class_slug(class_name: str) -> str:
+    """'Ankle boot' -> 'ankle-boot', 'T-shirt/top' -> 't-shirt-top': the form used in specs."""
+    return "-".join(class_name.lower().replace("/", " ").split())
+
+
+def split_class_spec(spec: str) -> tuple[str, str | None]:
+    """'fashion-mnist:sneaker' -> ('fashion-mnist', 'sneaker'); 'emoji' -> ('emoji', None)."""
+    name, sep, cls = spec.partition(":")
+    return name, (cls if sep else None)
+
+
+def _select_class(
+    name: str, images: np.ndarray, labels: np.ndarray, class_names: list[str], wanted: str
+) -> tuple[np.ndarray, np.ndarray]:
+    slugs = [class_slug(c) for c in class_names]
+    if class_slug(wanted) not in slugs:
+        raise UserError(
+            f"'{name}' has no class '{wanted}'; choose one of: {', '.join(slugs)} "
+            f"(e.g. {name}:{slugs[-1]})"
+        )
+    keep = labels == slugs.index(class_slug(wanted))
+    return images[keep], labels[keep]
+
+
 def open_builtin(
     name: str,
     *,
@@ -219,7 +243,12 @@ def open_builtin(
     xflip: bool = False,
     random_seed: int = 0,
 ) -> InMemoryDataset:
-    """Open a built-in dataset by name (see BUILTIN_DATASETS)."""
+    """Open a built-in dataset by name (see BUILTIN_DATASETS).
+
+    `name:class` keeps one class only, e.g. 'fashion-mnist:sneaker' or 'fashion-mnist:ankle-boot'
+    (class names in lower case, spaces and slashes as '-'), for unpaired translation domains.
+    """
+    name, wanted = split_class_spec(name)
     if name == "fashion-mnist":
         images, labels = fashion_mnist_arrays()
         class_names = list(FASHION_MNIST_CLASSES)
@@ -228,6 +257,9 @@ def open_builtin(
         class_names = [c[0] for c in EMOJI_CLASSES]
     else:
         raise UserError(f"unknown built-in dataset '{name}': choose one of {BUILTIN_DATASETS}")
+    if wanted is not None:
+        images, labels = _select_class(name, images, labels, class_names, wanted)
+        name = f"{name}-{class_slug(wanted)}"
     return InMemoryDataset(
         name,
         images,

@@ -615,7 +615,8 @@ def open_dataset(
     skip_bad: bool = False,
     random_seed: int = 0,
 ) -> ImageDataset:
-    """Open a built-in dataset by name ('fashion-mnist', 'emoji') or a folder / .zip of images.
+    """Open a built-in dataset by name ('fashion-mnist', 'emoji', or one class of it such as
+    'fashion-mnist:sneaker') or a folder / .zip of images.
 
     `labels` and `skip_bad` only matter for folders and zips; built-ins carry their own labels.
     An existing path wins over a built-in name, so a folder called 'emoji' can still be opened.
@@ -626,10 +627,70 @@ def open_dataset(
     common = dict(use_labels=use_labels, max_size=max_size, xflip=xflip, random_seed=random_seed)
     path = Path(spec)
     if not path.exists():
-        if str(spec) in BUILTIN_DATASETS:
+        if str(spec).partition(":")[0] in BUILTIN_DATASETS:  # 'fashion-mnist:sneaker' too
             return open_builtin(str(spec), **common)
         raise UserError(
             f"dataset '{spec}' is neither an existing folder or .zip nor a built-in dataset "
             f"({', '.join(BUILTIN_DATASETS)})"
         )
     return ImageFolderDataset(path, labels=labels, skip_bad=skip_bad, **common)
+
+
+def _convert_hint(ds: ImageDataset, channels: int) -> str:
+    """How to give dataset `ds` the wanted channel count with `stylegen dataset --channels`."""
+    source = getattr(ds, "path", None)
+    if source is None:  # built-in datasets cannot be repacked; convert the other domain instead
+        return ""
+    return (
+        f"`stylegen dataset --source {source} --dest {Path(source).stem}-{channels}ch.zip "
+        f"--resolution {ds.resolution} --channels {channels}`"
+    )
+
+
+class UnpairedDataset:
+    """Two image domains A and B for unpaired translation (CycleGAN, Zhu et al. 2017).
+
+    An epoch has max(len(A), len(B)) pairs: A is visited in a fresh random order each epoch (the
+    smaller domain repeats), and each A image meets an independently drawn random B image, so no
+    pairing is ever fixed. The order depends only on (seed, epoch), so training can resume in the
+    middle of an epoch. Both domains must have the same channel count; resolutions may differ
+    (training resizes both to its load size).
+    """
+
+    def __init__(self, a: ImageDataset, b: ImageDataset, seed: int = 0) -> None:
+        if a.num_channels != b.num_channels:
+            grey, colour = (a, b) if a.num_channels == 1 else (b, a)
+            fix = _convert_hint(grey, 3) or _convert_hint(colour, 1)
+            fix = f"convert one with {fix}" if fix else "convert one with `stylegen dataset`"
+            raise UserError(
+                f"domain A '{a.name}' has {a.num_channels} channel(s) but domain B '{b.name}' has "
+                f"{b.num_channels}: both need the same; {fix} (--channels 1 or 3)"
+            )
+        self.a = a
+        self.b = b
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return max(len(self.a), len(self.b))
+
+    @property
+    def num_channels(self) -> int:
+        return self.a.num_channels
+
+    def epoch_indices(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Indices into A and into B for every pair of `epoch` (each of length len(self))."""
+        rng = np.random.default_rng([self.seed, epoch])
+        idx_a = rng.permutation(len(self)) % len(self.a)
+        idx_b = rng.integers(len(self.b), size=len(self))
+        return idx_a, idx_b
+
+    def batch(self, epoch: int, start: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs start .. start+size-1 of `epoch` as two uint8 arrays [size, C, H, W]."""
+        idx_a, idx_b = self.epoch_indices(epoch)
+        sel = slice(start, start + size)
+        imgs_a = np.stack([self.a[int(i)][0] for i in idx_a[sel]])
+        imgs_b = np.stack([self.b[int(i)][0] for i in idx_b[sel]])
+        return imgs_a, imgs_b
+
+    def __repr__(self) -> str:
+        return f"UnpairedDataset(a={self.a!r}, b={self.b!r})"

@@ -9,7 +9,8 @@ Transforms:
   square with black bars above and below (as the official tool's wide crop, e.g. for LSUN cars).
 - "resize": resize the whole image to res x res (the aspect ratio is not kept).
 Resizing uses Lanczos filtering; EXIF orientation is applied first so photos come out upright.
-Grey sources stay grey (1 channel); if any image is colour, all are written as RGB.
+Grey sources stay grey (1 channel); if any image is colour, all are written as RGB; `channels`
+forces either.
 The zip is written to a temporary file beside the destination and renamed into place, so an
 interrupted run never leaves a half-written dataset.
 """
@@ -171,8 +172,11 @@ def convert_dataset(
     transform: str = "center-crop",
     labels: str | None = None,
     skip_bad: bool = False,
+    channels: int | None = None,
 ) -> int:
     """Convert a folder or .zip of images into a training zip; returns the number of images.
+
+    channels: None keeps grey sources grey (RGB if any image is colour); 1 or 3 forces grey or RGB.
 
     labels: None (or "none") writes `"labels": null`; "json" carries labels over from the source's
     dataset.json; "folders" makes each top-level sub-folder a class (sorted names, index 0, 1, ...).
@@ -189,7 +193,10 @@ def convert_dataset(
     if not good:
         raise UserError(f"none of the {len(names)} images in '{src.path}' can be read")
     label_values, class_names = _source_labels(src, good, labels)
-    channels = 1 if all(channels_of_mode(m) == 1 for m in modes) else 3
+    if channels is None:
+        channels = 1 if all(channels_of_mode(m) == 1 for m in modes) else 3
+    elif channels not in (1, 3):
+        raise UserError(f"--channels {channels} must be 1 (grey) or 3 (RGB)")
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")

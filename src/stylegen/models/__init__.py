@@ -3,6 +3,13 @@ land)."""
 
 from stylegen.models.discriminator import Discriminator
 from stylegen.models.mapping import MappingNetwork
+from stylegen.models.precision import set_reduced_precision
 from stylegen.models.stylegan2 import Generator, SynthesisNetwork
 
-__all__ = ["Discriminator", "Generator", "MappingNetwork", "SynthesisNetwork"]
+__all__ = [
+    "Discriminator",
+    "Generator",
+    "MappingNetwork",
+    "SynthesisNetwork",
+    "set_reduced_precision",
+]

@@ -22,6 +22,7 @@ from stylegen.models.layers import (
     MinibatchStdLayer,
 )
 from stylegen.models.mapping import MappingNetwork
+from stylegen.models.precision import block_dtype, block_memory_format, fp16_resolution
 from stylegen.ops import downsample2d, setup_filter
 
 __all__ = ["Discriminator"]
@@ -39,11 +40,14 @@ class DiscriminatorBlock(nn.Module):
         activation: str = "lrelu",
         resample_filter: tuple[int, ...] = DEFAULT_RESAMPLE_FILTER,
         conv_clamp: float | None = None,
+        use_fp16: bool = False,
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.resolution = resolution
         self.architecture = architecture
+        self.use_fp16 = use_fp16  # eligible for reduced precision (models/precision.py)
+        self.reduced_precision = False
         self.register_buffer("resample_filter", setup_filter(resample_filter))
         if in_channels == 0 or architecture == "skip":
             self.fromrgb = Conv2dLayer(
@@ -82,7 +86,11 @@ class DiscriminatorBlock(nn.Module):
     def forward(
         self, x: torch.Tensor | None, img: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        dtype, memory_format = block_dtype(self), block_memory_format(self)
+        if x is not None:
+            x = x.to(dtype=dtype, memory_format=memory_format)
         if self.in_channels == 0 or self.architecture == "skip":
+            img = img.to(dtype=dtype, memory_format=memory_format)
             y = self.fromrgb(img)
             x = y if x is None else x + y
             img = downsample2d(img, self.resample_filter) if self.architecture == "skip" else None
@@ -134,8 +142,10 @@ class DiscriminatorEpilogue(nn.Module):
     def forward(
         self, x: torch.Tensor, img: torch.Tensor | None, cmap: torch.Tensor | None
     ) -> torch.Tensor:
+        # The epilogue always runs in float32, whatever precision the blocks above used.
+        x = x.to(dtype=torch.float32, memory_format=torch.contiguous_format)
         if self.architecture == "skip":
-            x = x + self.fromrgb(img)
+            x = x + self.fromrgb(img.to(dtype=torch.float32, memory_format=torch.contiguous_format))
         if self.mbstd is not None:
             x = self.mbstd(x)
         x = self.conv(x)
@@ -170,10 +180,16 @@ class Discriminator(ConfiguredModule):
             architecture=config.architecture,
             conv_clamp=config.conv_clamp,
         )
+        fp16_res = fp16_resolution(config.img_resolution, config.num_fp16_res)
         for res in self.block_resolutions:
             in_channels = channels[res] if res < config.img_resolution else 0
             block = DiscriminatorBlock(
-                in_channels, channels[res], channels[res // 2], resolution=res, **common
+                in_channels,
+                channels[res],
+                channels[res // 2],
+                resolution=res,
+                use_fp16=config.num_fp16_res > 0 and res >= fp16_res,
+                **common,
             )
             setattr(self, f"b{res}", block)
         if config.c_dim > 0:

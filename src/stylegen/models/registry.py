@@ -13,6 +13,12 @@ from torch import nn
 from stylegen.config import DiscriminatorConfig, GeneratorConfig, StyleGAN3GeneratorConfig
 from stylegen.errors import UserError
 from stylegen.models import stylegan3
+from stylegen.models.cyclegan import (
+    PatchDiscriminator,
+    PatchDiscriminatorConfig,
+    ResnetGenerator,
+    ResnetGeneratorConfig,
+)
 from stylegen.models.discriminator import Discriminator
 from stylegen.models.stylegan2 import Generator
 
@@ -29,6 +35,8 @@ MODEL_REGISTRY: dict[str, ModelEntry] = {
     "stylegan2.Generator": ModelEntry(Generator, GeneratorConfig),
     "stylegan2.Discriminator": ModelEntry(Discriminator, DiscriminatorConfig),
     "stylegan3.Generator": ModelEntry(stylegan3.Generator, StyleGAN3GeneratorConfig),
+    "cyclegan.ResnetGenerator": ModelEntry(ResnetGenerator, ResnetGeneratorConfig),
+    "cyclegan.PatchDiscriminator": ModelEntry(PatchDiscriminator, PatchDiscriminatorConfig),
 }
 
 

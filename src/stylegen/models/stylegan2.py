@@ -24,6 +24,7 @@ from stylegen.models.layers import (
     FullyConnectedLayer,
 )
 from stylegen.models.mapping import MappingNetwork
+from stylegen.models.precision import block_dtype, block_memory_format, fp16_resolution
 from stylegen.ops import ACTIVATIONS, bias_act, modulated_conv2d, setup_filter, upsample2d
 
 __all__ = ["Generator", "SynthesisNetwork"]
@@ -87,7 +88,6 @@ class SynthesisLayer(nn.Module):
                 torch.randn(
                     [x.shape[0], 1, self.resolution, self.resolution],
                     device=x.device,
-                    dtype=x.dtype,
                 )
                 * self.noise_strength
             )
@@ -152,12 +152,15 @@ class SynthesisBlock(nn.Module):
         resample_filter: tuple[int, ...] = DEFAULT_RESAMPLE_FILTER,
         conv_clamp: float | None = None,
         use_noise: bool = True,
+        use_fp16: bool = False,
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.resolution = resolution
         self.is_last = is_last
         self.architecture = architecture
+        self.use_fp16 = use_fp16  # eligible for reduced precision (models/precision.py)
+        self.reduced_precision = False
         self.register_buffer("resample_filter", setup_filter(resample_filter))
         self.num_conv = 0
         self.num_torgb = 0
@@ -198,22 +201,26 @@ class SynthesisBlock(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         w_iter = iter(ws.unbind(dim=1))
         kw = dict(noise_mode=noise_mode, fused_modconv=fused_modconv)
+        dtype, memory_format = block_dtype(self), block_memory_format(self)
         if self.in_channels == 0:
-            x = self.const.to(ws.dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
-            x = self.conv1(x, next(w_iter), **kw)
+            x = self.const.to(dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            x = self.conv1(x.to(memory_format=memory_format), next(w_iter), **kw)
         elif self.architecture == "resnet":
+            x = x.to(dtype=dtype, memory_format=memory_format)
             y = self.skip(x, gain=np.sqrt(0.5))
             x = self.conv0(x, next(w_iter), **kw)
             x = self.conv1(x, next(w_iter), gain=np.sqrt(0.5), **kw)
             x = y + x
         else:
+            x = x.to(dtype=dtype, memory_format=memory_format)
             x = self.conv0(x, next(w_iter), **kw)
             x = self.conv1(x, next(w_iter), **kw)
 
         if img is not None:
             img = upsample2d(img, self.resample_filter)
         if self.is_last or self.architecture == "skip":
-            y = self.torgb(x, next(w_iter), fused_modconv=fused_modconv)
+            # The skip image accumulates in float32 whatever the block's precision.
+            y = self.torgb(x, next(w_iter), fused_modconv=fused_modconv).to(torch.float32)
             img = y if img is None else img + y
         return x, img
 
@@ -231,6 +238,7 @@ class SynthesisNetwork(nn.Module):
         architecture: str = "skip",
         conv_clamp: float | None = None,
         use_noise: bool = True,
+        num_fp16_res: int = 0,
     ) -> None:
         super().__init__()
         self.w_dim = w_dim
@@ -239,6 +247,7 @@ class SynthesisNetwork(nn.Module):
         log2 = int(np.log2(img_resolution))
         self.block_resolutions = [2**i for i in range(2, log2 + 1)]
         channels = {r: min(channel_base // r, channel_max) for r in self.block_resolutions}
+        fp16_res = fp16_resolution(img_resolution, num_fp16_res)
         self.num_ws = 0
         for res in self.block_resolutions:
             in_channels = channels[res // 2] if res > 4 else 0
@@ -253,6 +262,7 @@ class SynthesisNetwork(nn.Module):
                 architecture=architecture,
                 conv_clamp=conv_clamp,
                 use_noise=use_noise,
+                use_fp16=num_fp16_res > 0 and res >= fp16_res,
             )
             self.num_ws += block.num_conv
             if is_last:
@@ -302,6 +312,7 @@ class Generator(ConfiguredModule):
             architecture=config.architecture,
             conv_clamp=config.conv_clamp,
             use_noise=config.use_noise,
+            num_fp16_res=config.num_fp16_res,
         )
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(

@@ -95,5 +95,5 @@ def modulated_conv2d(
     )
     x = x.reshape(batch_size, -1, *x.shape[2:])
     if noise is not None:
-        x = x + noise
+        x = x + noise.to(x.dtype)
     return x

@@ -38,7 +38,7 @@ import numbers
 import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +167,32 @@ class StatsCollector:
     def names(self) -> list[str]:
         """Names reported since the last tick, in first-report order."""
         return list(self._moments)
+
+    def reduce(
+        self,
+        all_names: list[str],
+        sum_fn: Callable[[torch.Tensor], torch.Tensor],
+        device: torch.device | str = "cpu",
+    ) -> None:
+        """Replace every statistic by its total over processes (multi-process training).
+
+        ``all_names`` must be the same list on every process (the union of their names);
+        ``sum_fn`` sums a float64 tensor over processes, e.g. an all-reduce. Afterwards
+        :meth:`tick` gives the means over all processes' samples.
+        """
+        local = torch.zeros(len(all_names), 3, dtype=torch.float64, device=device)
+        for i, name in enumerate(all_names):
+            m = self._moments.get(name)
+            if m is not None:
+                local[i, 0] = m.count
+                local[i, 1] = torch.as_tensor(m.sum, dtype=torch.float64).to(device)
+                local[i, 2] = torch.as_tensor(m.sumsq, dtype=torch.float64).to(device)
+        total = sum_fn(local).cpu()
+        self._moments = {}
+        for i, name in enumerate(all_names):
+            count, s, sq = total[i].tolist()
+            if count > 0:
+                self._moments.setdefault(name, _Moments()).add(int(round(count)), s, sq)
 
     def tick(
         self, extra: Mapping[str, Any] | None = None, with_std: bool = False
@@ -330,13 +356,17 @@ def _series(records: list[dict[str, Any]], key: str) -> list[float]:
     return out
 
 
-def _panels(records: list[dict[str, Any]]) -> list[tuple[str, list[tuple[str, str]]]]:
+Panel = tuple[str, list[tuple[str, str]]]
+
+
+def _panels(records: list[dict[str, Any]], extra: Sequence[Panel] = ()) -> list[Panel]:
     """The panels to draw, as (title, [(key, legend label)]), keeping only those with data."""
     metric_keys = sorted({k for r in records for k in r if k.startswith(METRICS_PREFIX)})
     panels = [
         ("Losses", [(KEY_G_LOSS, "G loss"), (KEY_D_LOSS, "D loss")]),
         ("Regularisation", [(KEY_R1_PENALTY, "R1 penalty"), (KEY_PL_PENALTY, "path length")]),
         ("Augmentation", [(KEY_AUGMENT, "augment p")]),
+        *extra,
     ]
     panels += [(key[len(METRICS_PREFIX) :], [(key, key)]) for key in metric_keys]
 
@@ -346,10 +376,15 @@ def _panels(records: list[dict[str, Any]]) -> list[tuple[str, list[tuple[str, st
     return [(title, lines) for title, lines in panels if any(has_data(key) for key, _ in lines)]
 
 
-def plot_losses(stats_jsonl_path: str | os.PathLike[str], out_png: str | os.PathLike[str]) -> Path:
+def plot_losses(
+    stats_jsonl_path: str | os.PathLike[str],
+    out_png: str | os.PathLike[str],
+    extra_panels: Sequence[Panel] = (),
+) -> Path:
     """Draw the curves of a ``stats.jsonl`` against kimg into ``out_png``; returns its path.
 
-    Panels: G and D loss; R1 and path length penalty; augmentation p; one per ``Metrics/*`` key.
+    Panels: G and D loss; R1 and path length penalty; augmentation p; ``extra_panels`` given as
+    ``(title, [(key, label), ...])``; one per ``Metrics/*`` key.
     Panels without data are left out. The PNG is written to a temporary file beside ``out_png``
     and moved into place, so a reader never sees a half-written image.
     """
@@ -361,7 +396,7 @@ def plot_losses(stats_jsonl_path: str | os.PathLike[str], out_png: str | os.Path
     records = read_stats(stats_jsonl_path)
     kimg = _series(records, KEY_KIMG)
     x = [k if math.isfinite(k) else float(i) for i, k in enumerate(kimg)]
-    panels = _panels(records)
+    panels = _panels(records, extra_panels)
 
     fig = Figure(figsize=(8, 2.4 * max(len(panels), 1) + 0.6), layout="constrained")
     FigureCanvasAgg(fig)

@@ -1,0 +1,637 @@
+"""CycleGAN training (Zhu, Park, Isola & Efros 2017) on the shared training machinery.
+
+Two generators, G_AB: A -> B and G_BA: B -> A, and two PatchGAN discriminators, D_A (real A vs
+G_BA(B)) and D_B (real B vs G_AB(A)). Per minibatch, as in the paper's code:
+
+- generators: least-squares GAN loss against both discriminators, cycle loss
+  lambda_cycle * (|G_BA(G_AB(a)) - a|_1 + |G_AB(G_BA(b)) - b|_1) and identity loss
+  lambda_identity * lambda_cycle * (|G_AB(b) - b|_1 + |G_BA(a) - a|_1); one Adam step for both;
+- discriminators: 0.5 * (LSGAN(real) + LSGAN(fake)) where the fakes come from a 50-image history
+  pool per discriminator; one Adam step for both.
+
+Adam lr 2e-4, betas (0.5, 0.999); the lr stays constant for `epochs` epochs, then falls linearly to
+zero over `decay_epochs` epochs (updated every minibatch). Training images are resized to
+`load_size` (286 for 256 crops), randomly cropped to `crop_size` and randomly mirrored.
+
+Progress is counted in images of domain A (kimg), as in StyleGAN training, so the run folder, ticks,
+stats.jsonl, losses.png, progress callbacks and `--resume` work the same way (they reuse
+training/loop.py and training/stats.py). Each snapshot folder holds G_AB/ and G_BA/ (checkpoints
+that `stylegen translate` and `stylegen.load` open alone), training_state.pt (both discriminators,
+optimisers, image pools and RNG states; read with weights_only=True) and samples.png.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from stylegen.checkpoint import atomic_dir, write_checkpoint_files
+from stylegen.config import config_from_dict, config_to_dict
+from stylegen.data.datasets import ImageDataset, UnpairedDataset, open_dataset
+from stylegen.errors import UserError
+from stylegen.images import float_to_uint8, make_grid, save_image, uint8_to_float
+from stylegen.models.cyclegan import (
+    PatchDiscriminator,
+    PatchDiscriminatorConfig,
+    ResnetGenerator,
+    ResnetGeneratorConfig,
+    default_num_blocks,
+)
+from stylegen.training import losses
+from stylegen.training.image_pool import ImagePool
+from stylegen.training.loop import (
+    OPTIONS_FILE,
+    STATE_FILE,
+    Progress,
+    ProgressFn,
+    TrainingDivergedError,
+    _truncate_stats,
+    latest_snapshot,
+    new_run_dir,
+)
+from stylegen.training.stats import StatsCollector, StatsWriter, plot_losses
+from stylegen.translate import DIRECTIONS as GENERATOR_DIRS
+
+__all__ = [
+    "CYCLEGAN_PRESETS",
+    "CycleGANConfig",
+    "CycleGANPreset",
+    "CycleGANTrainer",
+    "GENERATOR_DIRS",
+    "lr_factor",
+    "open_domains",
+    "resume_cyclegan",
+    "train_cyclegan",
+    "translation_grid",
+]
+
+log = logging.getLogger(__name__)
+
+KIND = "cyclegan"  # written into training_options.json so a run folder says what it holds
+
+# Extra panels for losses.png (the shared plot draws G and D totals already).
+LOSS_PANELS = [
+    ("GAN terms", [("Loss/G/gan_a2b", "G_AB gan"), ("Loss/G/gan_b2a", "G_BA gan")]),
+    ("Cycle / identity", [("Loss/G/cycle", "cycle"), ("Loss/G/identity", "identity")]),
+    ("Discriminators", [("Loss/D/a", "D_A"), ("Loss/D/b", "D_B")]),
+    ("Learning rate", [("Progress/lr", "lr")]),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Presets and config
+
+
+@dataclass(frozen=True)
+class CycleGANPreset:
+    """Network widths and data sizes of a named CycleGAN recipe."""
+
+    description: str
+    crop_size: int
+    load_size: int
+    ngf: int = 64
+    ndf: int = 64
+    num_blocks: int | None = None  # None: 9 at 256 px, 6 at 128 px and below
+    d_layers: int = 3
+    batch: int = 1
+    epochs: int = 100
+    decay_epochs: int = 100
+    tick_kimg: float = 1.0
+    max_size: int | None = None
+    threads: int | None = None  # torch CPU threads; None = torch's default
+
+
+CYCLEGAN_PRESETS: dict[str, CycleGANPreset] = {
+    "paper256": CycleGANPreset("the paper's recipe for 256x256 images", 256, 286),
+    "paper128": CycleGANPreset("the paper's recipe scaled to 128x128 (6 blocks)", 128, 143),
+    # Sized for a shared 2-core CPU: 32 px crops from 36 px (286/256 scaled), 16-channel networks,
+    # a 34x34 PatchGAN (two strided layers: about the whole image, which a 32 px object needs),
+    # 1000 images per domain per epoch and 5 epochs (about 5 minutes). One thread: these small
+    # convolutions gain nothing from more, and a busy CPU made 2 threads 8x slower (29.6 vs 3.7
+    # img/s measured with ndf 16, batch 8).
+    "cpu32": CycleGANPreset(
+        "CPU recipe for 32x32 images (e.g. Fashion-MNIST classes), minutes on 2 cores",
+        crop_size=32,
+        load_size=36,
+        ngf=16,
+        ndf=16,
+        d_layers=2,
+        batch=4,
+        epochs=3,
+        decay_epochs=2,
+        tick_kimg=0.5,
+        max_size=1000,
+        threads=1,
+    ),
+    "tiny": CycleGANPreset(
+        "a few thousand parameters, for tests",
+        crop_size=32,
+        load_size=36,
+        ngf=4,
+        ndf=4,
+        num_blocks=1,
+        d_layers=2,
+        batch=2,
+        epochs=1,
+        decay_epochs=1,
+        tick_kimg=0.004,
+    ),
+}
+
+
+def cyclegan_preset(name: str) -> CycleGANPreset:
+    if name not in CYCLEGAN_PRESETS:
+        raise UserError(
+            f"unknown CycleGAN preset {name!r}; choose one of: {', '.join(CYCLEGAN_PRESETS)}"
+        )
+    return CYCLEGAN_PRESETS[name]
+
+
+@dataclass
+class CycleGANConfig:
+    """Everything `stylegen cyclegan train` needs; None means "the preset's default"."""
+
+    data_a: str
+    data_b: str
+    outdir: str = "runs"
+    preset: str = "cpu32"
+    epochs: int | None = None
+    decay_epochs: int | None = None
+    batch: int | None = None
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5  # times lambda_cycle, as in the paper's code
+    pool_size: int = 50
+    load_size: int | None = None
+    crop_size: int | None = None
+    flip: bool = True
+    max_size: int | None = None
+    tick_kimg: float | None = None
+    snap: int = 4
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+    max_nonfinite: int = 20
+    kind: str = KIND
+
+    def resolved(self) -> CycleGANConfig:
+        """A copy with every None replaced by the preset's default, validated."""
+        p = cyclegan_preset(self.preset)
+        r = dataclasses.replace(self)
+        for name in ("epochs", "decay_epochs", "batch", "load_size", "crop_size", "tick_kimg"):
+            if getattr(r, name) is None:
+                setattr(r, name, getattr(p, name))
+        if r.max_size is None:
+            r.max_size = p.max_size
+        if r.threads is None:
+            r.threads = p.threads
+        return r.validate()
+
+    def validate(self) -> CycleGANConfig:
+        if self.epochs is None or self.epochs < 0 or self.decay_epochs is None:
+            raise UserError(f"--epochs {self.epochs} must be >= 0")
+        if self.decay_epochs < 0 or self.epochs + self.decay_epochs < 1:
+            raise UserError(
+                f"--epochs {self.epochs} --decay-epochs {self.decay_epochs}: both must be >= 0 "
+                "and train at least one epoch in total"
+            )
+        if self.batch is None or self.batch < 1:
+            raise UserError(f"--batch {self.batch} must be >= 1")
+        if self.crop_size is None or self.crop_size < 4 or self.crop_size % 4:
+            raise UserError(f"--crop-size {self.crop_size} must be a multiple of 4 (e.g. 32, 256)")
+        if self.load_size is None or self.load_size < self.crop_size:
+            raise UserError(
+                f"--load-size {self.load_size} must be >= --crop-size {self.crop_size} "
+                "(the paper loads 286 and crops 256)"
+            )
+        for name in ("lr", "lambda_cycle", "lambda_identity"):
+            if getattr(self, name) < 0:
+                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)} must be >= 0")
+        if self.snap < 1:
+            raise UserError(f"--snap {self.snap} must be >= 1 (ticks between snapshots)")
+        return self
+
+
+def lr_factor(epoch_progress: float, epochs: int, decay_epochs: int) -> float:
+    """Learning-rate multiplier after `epoch_progress` epochs (fractional): 1 for the first
+    `epochs`, then linearly down to 0 at `epochs + decay_epochs`."""
+    if epoch_progress < epochs or decay_epochs == 0:
+        return 1.0
+    return max(0.0, 1.0 - (epoch_progress - epochs) / decay_epochs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data and networks
+
+
+def _open_domain(which: str, spec: str, max_size: int | None, seed: int) -> ImageDataset:
+    try:
+        return open_dataset(spec, max_size=max_size, random_seed=seed)
+    except UserError as exc:
+        raise UserError(f"--data-{which.lower()}: {exc}") from None
+
+
+def open_domains(cfg: CycleGANConfig) -> UnpairedDataset:
+    """Both domains of a (resolved) config; UserError naming the domain when one is unusable."""
+    a = _open_domain("A", cfg.data_a, cfg.max_size, cfg.seed)
+    b = _open_domain("B", cfg.data_b, cfg.max_size, cfg.seed)
+    return UnpairedDataset(a, b, seed=cfg.seed)
+
+
+def build_cyclegan(
+    cfg: CycleGANConfig, channels: int
+) -> tuple[ResnetGenerator, ResnetGenerator, PatchDiscriminator, PatchDiscriminator]:
+    """G_AB, G_BA, D_A, D_B for a resolved config and the data's channel count."""
+    p = cyclegan_preset(cfg.preset)
+    blocks = p.num_blocks or default_num_blocks(cfg.crop_size)
+    g = {
+        d: ResnetGenerator(
+            ResnetGeneratorConfig(
+                in_channels=channels,
+                out_channels=channels,
+                ngf=p.ngf,
+                num_blocks=blocks,
+                img_resolution=cfg.crop_size,
+                direction=d,
+            )
+        )
+        for d in ("a2b", "b2a")
+    }
+    d_cfg = PatchDiscriminatorConfig(in_channels=channels, ndf=p.ndf, num_layers=p.d_layers)
+    return g["a2b"], g["b2a"], PatchDiscriminator(d_cfg), PatchDiscriminator(d_cfg)
+
+
+def resize_to(img: torch.Tensor, size: int) -> torch.Tensor:
+    """Float images [N, C, H, W] -> [N, C, size, size] (bilinear, antialiased when shrinking)."""
+    if img.shape[-1] == size and img.shape[-2] == size:
+        return img
+    return F.interpolate(
+        img, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+    )
+
+
+def load_crop_flip(
+    img: torch.Tensor, load_size: int, crop_size: int, flip: bool, rng: torch.Generator
+) -> torch.Tensor:
+    """The paper's training transform: resize to load_size, random crop_size crop, random mirror."""
+    img = resize_to(img, load_size)
+    n = img.shape[0]
+    room = load_size - crop_size
+    offsets = torch.randint(room + 1, (n, 2), generator=rng).tolist()
+    flips = (torch.rand(n, generator=rng) < 0.5).tolist() if flip else [False] * n
+    out = []
+    for x, (dy, dx), f in zip(img, offsets, flips):
+        x = x[:, dy : dy + crop_size, dx : dx + crop_size]
+        out.append(x.flip(-1) if f else x)
+    return torch.stack(out)
+
+
+@torch.no_grad()
+def translation_grid(
+    G_AB: torch.nn.Module, G_BA: torch.nn.Module, real_a: torch.Tensor, real_b: torch.Tensor
+) -> np.ndarray:
+    """One uint8 image: a row per pair, columns real A | G_AB(A) | G_BA(G_AB(A)) | real B |
+    G_BA(B) | G_AB(G_BA(B)). Inputs are float [N, C, H, W] at the generators' size."""
+    fake_b = G_AB(real_a)
+    fake_a = G_BA(real_b)
+    cols = [real_a, fake_b, G_BA(fake_b), real_b, fake_a, G_AB(fake_a)]
+    rows = torch.stack([float_to_uint8(c).cpu() for c in cols], dim=1)  # [N, 6, C, H, W]
+    return make_grid(rows.flatten(0, 1), ncols=len(cols))
+
+
+# ---------------------------------------------------------------------------------------------
+# The trainer
+
+
+class CycleGANTrainer:
+    """Holds every piece of CycleGAN training state; `run()` trains to the end of the schedule."""
+
+    def __init__(
+        self,
+        cfg: CycleGANConfig,
+        run_dir: Path,
+        progress: ProgressFn | None = None,
+        data: UnpairedDataset | None = None,
+    ) -> None:
+        self.cfg = cfg = cfg.resolved()
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        self.device = torch.device(cfg.device)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.data = open_domains(cfg) if data is None else data
+        nets = build_cyclegan(cfg, self.data.num_channels)
+        self.G_AB, self.G_BA, self.D_A, self.D_B = (n.to(self.device).train() for n in nets)
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_G = torch.optim.Adam(
+            itertools.chain(self.G_AB.parameters(), self.G_BA.parameters()), lr=cfg.lr, betas=betas
+        )
+        self.opt_D = torch.optim.Adam(
+            itertools.chain(self.D_A.parameters(), self.D_B.parameters()), lr=cfg.lr, betas=betas
+        )
+        self.pool_A = ImagePool(cfg.pool_size, seed=cfg.seed * 2 + 1)
+        self.pool_B = ImagePool(cfg.pool_size, seed=cfg.seed * 2 + 2)
+        self.aug_rng = torch.Generator().manual_seed(cfg.seed + 7)
+        self.iters_per_epoch = max(len(self.data) // cfg.batch, 1)
+        self.total_iters = (cfg.epochs + cfg.decay_epochs) * self.iters_per_epoch
+        self.iteration = 0
+        self.tick = 0
+        self.nonfinite_streak = 0
+        self.stats = StatsCollector()
+        self.grid_a, self.grid_b = self._grid_images()
+
+    # -- one minibatch ----------------------------------------------------------------------
+
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = self.cfg
+        epoch, i = divmod(self.iteration, self.iters_per_epoch)
+        imgs_a, imgs_b = self.data.batch(epoch, i * cfg.batch, cfg.batch)
+        out = []
+        for imgs in (imgs_a, imgs_b):
+            x = uint8_to_float(torch.from_numpy(imgs))
+            x = load_crop_flip(x, cfg.load_size, cfg.crop_size, cfg.flip, self.aug_rng)
+            out.append(x.to(self.device))
+        return out[0], out[1]
+
+    def _set_lr(self) -> float:
+        cfg = self.cfg
+        lr = cfg.lr * lr_factor(self.iteration / self.iters_per_epoch, cfg.epochs, cfg.decay_epochs)
+        for opt in (self.opt_G, self.opt_D):
+            for group in opt.param_groups:
+                group["lr"] = lr
+        return lr
+
+    def train_step(self) -> None:
+        cfg = self.cfg
+        report = self.stats.report
+        lr = self._set_lr()
+        real_a, real_b = self._real_batch()
+
+        # Generators: the discriminators only pass gradients through.
+        self.D_A.requires_grad_(False)
+        self.D_B.requires_grad_(False)
+        fake_b = self.G_AB(real_a)
+        rec_a = self.G_BA(fake_b)
+        fake_a = self.G_BA(real_b)
+        rec_b = self.G_AB(fake_a)
+        gan_a2b = losses.lsgan_loss(self.D_B(fake_b), True)
+        gan_b2a = losses.lsgan_loss(self.D_A(fake_a), True)
+        cycle = losses.cycle_loss(rec_a, real_a) + losses.cycle_loss(rec_b, real_b)
+        loss_g = gan_a2b + gan_b2a + cfg.lambda_cycle * cycle
+        identity = torch.zeros([], device=self.device)
+        if cfg.lambda_identity > 0:
+            identity = losses.identity_loss(self.G_AB(real_b), real_b) + losses.identity_loss(
+                self.G_BA(real_a), real_a
+            )
+            loss_g = loss_g + cfg.lambda_identity * cfg.lambda_cycle * identity
+        ok = self._step(self.opt_G, loss_g)
+
+        # Discriminators: real vs pooled fakes, halved so D learns slower than G (paper, 7.1).
+        self.D_A.requires_grad_(True)
+        self.D_B.requires_grad_(True)
+        pooled_a = self.pool_A.query(fake_a)
+        pooled_b = self.pool_B.query(fake_b)
+        loss_d_a = 0.5 * (
+            losses.lsgan_loss(self.D_A(real_a), True) + losses.lsgan_loss(self.D_A(pooled_a), False)
+        )
+        loss_d_b = 0.5 * (
+            losses.lsgan_loss(self.D_B(real_b), True) + losses.lsgan_loss(self.D_B(pooled_b), False)
+        )
+        ok = self._step(self.opt_D, loss_d_a + loss_d_b) and ok
+
+        for name, value in (
+            ("Loss/G/loss", loss_g),
+            ("Loss/G/gan_a2b", gan_a2b),
+            ("Loss/G/gan_b2a", gan_b2a),
+            ("Loss/G/cycle", cycle),
+            ("Loss/G/identity", identity),
+            ("Loss/D/loss", loss_d_a + loss_d_b),
+            ("Loss/D/a", loss_d_a),
+            ("Loss/D/b", loss_d_b),
+            ("Progress/lr", lr),
+        ):
+            report(name, value.detach() if isinstance(value, torch.Tensor) else value)
+        self.iteration += 1
+        self._check_divergence(ok)
+
+    def _step(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> bool:
+        """Backward + step; a non-finite loss skips the step."""
+        opt.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss):
+            return False
+        loss.backward()
+        opt.step()
+        return True
+
+    def _check_divergence(self, ok: bool) -> None:
+        self.nonfinite_streak = 0 if ok else self.nonfinite_streak + 1
+        if self.nonfinite_streak >= self.cfg.max_nonfinite:
+            raise TrainingDivergedError(
+                f"losses were not finite for {self.nonfinite_streak} steps in a row at kimg "
+                f"{self.cur_nimg / 1000:.2f}; the last good snapshot in {self.run_dir} is intact: "
+                "lower --lr and resume"
+            )
+
+    # -- ticks, snapshots -------------------------------------------------------------------
+
+    @property
+    def cur_nimg(self) -> int:
+        return self.iteration * self.cfg.batch
+
+    def run(self) -> Path:
+        cfg = self.cfg
+        total_nimg = self.total_iters * cfg.batch
+        tick_nimg = max(int(cfg.tick_kimg * 1000), 1)
+        writer = StatsWriter(self.run_dir)
+        tick_start_nimg, tick_start_time, start_time = self.cur_nimg, time.time(), time.time()
+        last_snapshot = None
+        try:
+            while self.iteration < self.total_iters:
+                self.train_step()
+                done = self.iteration >= self.total_iters
+                if self.progress:
+                    self.progress(Progress(self.cur_nimg, total_nimg, self.tick))
+                if not done and self.cur_nimg < tick_start_nimg + tick_nimg:
+                    continue
+                now = time.time()
+                tick_sec = now - tick_start_time
+                kimg_done = max((self.cur_nimg - tick_start_nimg) / 1000, 1e-8)
+                stats = self.stats.tick(
+                    {
+                        "Progress/tick": self.tick,
+                        "Progress/kimg": self.cur_nimg / 1000,
+                        "Progress/epoch": self.iteration / self.iters_per_epoch,
+                        "Timing/sec_per_tick": tick_sec,
+                        "Timing/sec_per_kimg": tick_sec / kimg_done,
+                        "Timing/total_sec": now - start_time,
+                    }
+                )
+                writer.write(stats)
+                log.info(
+                    "tick %d epoch %.2f kimg %.2f G %.3f D %.3f cycle %.3f",
+                    self.tick,
+                    stats["Progress/epoch"],
+                    stats["Progress/kimg"],
+                    stats.get("Loss/G/loss", float("nan")),
+                    stats.get("Loss/D/loss", float("nan")),
+                    stats.get("Loss/G/cycle", float("nan")),
+                )
+                self.tick += 1
+                if done or self.tick % cfg.snap == 0:
+                    last_snapshot = self.snapshot()
+                    plot_losses(
+                        self.run_dir / "stats.jsonl", self.run_dir / "losses.png", LOSS_PANELS
+                    )
+                if self.progress:
+                    self.progress(Progress(self.cur_nimg, total_nimg, self.tick, stats))
+                tick_start_nimg, tick_start_time = self.cur_nimg, time.time()
+        finally:
+            writer.close()
+        return last_snapshot or latest_snapshot(self.run_dir)
+
+    def _grid_images(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eight fixed images per domain for the snapshot grids, at the crop size."""
+        out = []
+        for ds in (self.data.a, self.data.b):
+            idx = np.random.default_rng(123).choice(len(ds), size=min(8, len(ds)), replace=False)
+            imgs = torch.from_numpy(np.stack([ds[int(i)][0] for i in idx]))
+            out.append(resize_to(uint8_to_float(imgs), self.cfg.crop_size))
+        n = min(len(out[0]), len(out[1]))
+        return out[0][:n], out[1][:n]
+
+    def sample_grid(self) -> np.ndarray:
+        return translation_grid(
+            self.G_AB, self.G_BA, self.grid_a.to(self.device), self.grid_b.to(self.device)
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue bit-for-bit; plain tensors and containers only."""
+        return {
+            "G_AB": self.G_AB.state_dict(),
+            "G_BA": self.G_BA.state_dict(),
+            "D_A": self.D_A.state_dict(),
+            "D_B": self.D_B.state_dict(),
+            "opt_G": self.opt_G.state_dict(),
+            "opt_D": self.opt_D.state_dict(),
+            "pool_A": self.pool_A.state_dict(),
+            "pool_B": self.pool_B.state_dict(),
+            "counters": torch.tensor([self.iteration, self.tick, self.nonfinite_streak]),
+            "rng_torch": torch.get_rng_state(),
+            "rng_aug": self.aug_rng.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name in ("G_AB", "G_BA", "D_A", "D_B", "opt_G", "opt_D"):
+            getattr(self, name).load_state_dict(state[name])
+        self.pool_A.load_state_dict(state["pool_A"], self.device)
+        self.pool_B.load_state_dict(state["pool_B"], self.device)
+        self.iteration, self.tick, self.nonfinite_streak = (int(v) for v in state["counters"])
+        torch.set_rng_state(state["rng_torch"])
+        self.aug_rng.set_state(state["rng_aug"])
+
+    def snapshot(self) -> Path:
+        """Write snapshot-<kimg>/ atomically: G_AB/, G_BA/, training_state.pt, samples.png."""
+        name = f"snapshot-{self.cur_nimg // 1000:06d}"
+        if self.cur_nimg % 1000:
+            name += f".{self.cur_nimg % 1000:03d}"
+        final = self.run_dir / name
+        metadata = {
+            "kimg": self.cur_nimg / 1000,
+            "epoch": self.iteration / self.iters_per_epoch,
+            "run": self.run_dir.name,
+            "data_a": self.cfg.data_a,
+            "data_b": self.cfg.data_b,
+        }
+        try:
+            with atomic_dir(final) as tmp:
+                for direction, sub in GENERATOR_DIRS.items():
+                    (tmp / sub).mkdir()
+                    G = self.G_AB if direction == "a2b" else self.G_BA
+                    write_checkpoint_files(G, tmp / sub, {**metadata, "direction": direction})
+                torch.save(self.state_dict(), tmp / STATE_FILE)
+                grid = self.sample_grid()
+                save_image(grid, tmp / "samples.png")
+        except OSError as exc:
+            raise UserError(
+                f"could not write snapshot {final} ({exc.strerror}); free disk space or pick "
+                "another --outdir, then --resume"
+            ) from None
+        save_image(grid, self.run_dir / f"fakes{self.cur_nimg // 1000:06d}.png")
+        log.info("snapshot %s", final)
+        return final
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+
+
+def _run_name(cfg: CycleGANConfig) -> str:
+    def stem(spec: str) -> str:  # 'fashion-mnist:sneaker' -> 'sneaker', 'data/horses' -> 'horses'
+        return str(spec).partition(":")[2] or Path(str(spec).rstrip("/")).stem
+
+    return f"{stem(cfg.data_a)}2{stem(cfg.data_b)}"
+
+
+def train_cyclegan(cfg: CycleGANConfig, progress: ProgressFn | None = None) -> Path:
+    """Start a new CycleGAN run under cfg.outdir; returns the final snapshot folder."""
+    resolved = cfg.resolved()
+    data = open_domains(resolved)  # fail on bad data before creating the run folder
+    run_dir = new_run_dir(resolved.outdir, _run_name(resolved), f"cyclegan-{resolved.preset}")
+    (run_dir / OPTIONS_FILE).write_text(json.dumps(config_to_dict(resolved), indent=2) + "\n")
+    log.info("run folder %s", run_dir)
+    return CycleGANTrainer(resolved, run_dir, progress, data=data).run()
+
+
+def read_options(run_dir: str | os.PathLike) -> CycleGANConfig:
+    """The config of a CycleGAN run folder; UserError when it is not one."""
+    options = Path(run_dir) / OPTIONS_FILE
+    if not options.exists():
+        raise UserError(
+            f"--resume {run_dir} is not a run folder (no {OPTIONS_FILE}); pass a folder written "
+            "by `stylegen cyclegan train`"
+        )
+    doc = json.loads(options.read_text())
+    if doc.get("kind") != KIND:
+        raise UserError(
+            f"{run_dir} is a StyleGAN run, not a CycleGAN run; resume it with "
+            f"`stylegen train --resume {run_dir}`"
+        )
+    return config_from_dict(CycleGANConfig, doc)
+
+
+def resume_cyclegan(
+    run_dir: str | os.PathLike,
+    progress: ProgressFn | None = None,
+    epochs: int | None = None,
+    decay_epochs: int | None = None,
+) -> Path:
+    """Continue a CycleGAN run from its last snapshot (optionally with a longer schedule)."""
+    run_dir = Path(run_dir)
+    cfg = read_options(run_dir)
+    snap = latest_snapshot(run_dir)
+    if snap is None:
+        raise UserError(f"run {run_dir} has no complete snapshot yet; start it again instead")
+    if epochs is not None:
+        cfg.epochs = epochs
+    if decay_epochs is not None:
+        cfg.decay_epochs = decay_epochs
+    trainer = CycleGANTrainer(cfg, run_dir, progress)
+    state = torch.load(snap / STATE_FILE, map_location=trainer.device, weights_only=True)
+    trainer.load_state_dict(state)
+    _truncate_stats(run_dir / "stats.jsonl", trainer.cur_nimg / 1000)
+    log.info("resumed %s from %s at kimg %.3f", run_dir, snap.name, trainer.cur_nimg / 1000)
+    return trainer.run()

@@ -1,0 +1,240 @@
+"""Build pickles with the file structure of official NVIDIA StyleGAN snapshots, from our modules.
+
+The official training loops `pickle.dump` a dict {training_set_kwargs, G, D, G_ema, augment_pipe}
+whose networks reduce to `torch_utils.persistence._reconstruct_persistent_obj(meta)` with
+meta = {type, version, module_src, class_name, state}; `state` is the module's `__dict__` plus
+`_init_args`/`_init_kwargs`, and nested modules are records of their own inside `_modules`.
+Tensors pickle through torch's own reducers; kwargs dicts are `dnnlib.util.EasyDict`s.
+
+Here each of our modules (whose class, parameter and buffer names equal the official ones) is
+written as such a record. Stand-in modules named `torch_utils.persistence` and `dnnlib.util` are
+put into `sys.modules` only while pickling, so that pickle can name those globals; no official
+code is involved. The stand-in reconstruct function refuses to run, so these files cannot be
+opened with a plain `pickle.load` by accident.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import pickle
+import sys
+import types
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from stylegen.config import DiscriminatorConfig, GeneratorConfig
+
+FAKE_SOURCE = "# stand-in for the official training/networks.py; never executed\n"
+
+# Defaults of the two official code bases where they differ (see interop/nvlabs.py).
+FLAVOUR_DEFAULTS = {
+    "ada": dict(conv_clamp=None, w_avg_beta=0.995, num_fp16_res=0),
+    "sg3": dict(conv_clamp=256, w_avg_beta=0.998, num_fp16_res=4),
+}
+
+
+def _reconstruct_persistent_obj(meta: Any) -> Any:
+    raise RuntimeError("fixture pickles are only for stylegen's restricted reader")
+
+
+_reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
+
+
+class EasyDict(dict):
+    """Named like dnnlib.util.EasyDict so that it pickles under that global."""
+
+
+EasyDict.__module__ = "dnnlib.util"
+
+
+@contextlib.contextmanager
+def official_names():
+    """Make `torch_utils.persistence` and `dnnlib.util` importable while pickling."""
+    persistence = types.ModuleType("torch_utils.persistence")
+    persistence._reconstruct_persistent_obj = _reconstruct_persistent_obj
+    util = types.ModuleType("dnnlib.util")
+    util.EasyDict = EasyDict
+    fakes = {
+        "torch_utils": types.ModuleType("torch_utils"),
+        "torch_utils.persistence": persistence,
+        "dnnlib": types.ModuleType("dnnlib"),
+        "dnnlib.util": util,
+    }
+    saved = {name: sys.modules.get(name) for name in fakes}
+    sys.modules.update(fakes)
+    try:
+        yield
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+class Persistent:
+    """Pickles exactly like an official persistent object: reconstruct(meta), no extra state."""
+
+    def __init__(self, meta: dict[str, Any]) -> None:
+        self.meta = meta
+
+    def __reduce__(self):
+        return (_reconstruct_persistent_obj, (self.meta,))
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.meta["state"]
+
+    def child(self, dotted: str) -> Persistent:
+        rec = self
+        for name in dotted.split("."):
+            rec = rec.state["_modules"][name]
+        return rec
+
+
+def record_of(
+    module: nn.Module,
+    init_kwargs: dict[str, Any] | None = None,
+    source: str = FAKE_SOURCE,
+    class_name: str | None = None,
+) -> Persistent:
+    """Our module (and its submodules) as official persistence records."""
+    state: dict[str, Any] = {}
+    for key, value in module.__dict__.items():
+        if key == "config":  # ours only; the official modules keep their kwargs instead
+            continue
+        if key == "_modules":
+            value = OrderedDict(
+                (name, None if sub is None else record_of(sub, source=source))
+                for name, sub in value.items()
+            )
+        elif key in ("_parameters", "_buffers"):
+            value = OrderedDict(value)
+        state[key] = value
+    state["_init_args"] = ()
+    state["_init_kwargs"] = dict(init_kwargs or {})
+    meta = dict(
+        type="class",
+        version=6,
+        module_src=source,
+        class_name=class_name or type(module).__name__,
+        state=state,
+    )
+    return Persistent(meta)
+
+
+def _maybe(out: dict, name: str, value: Any, default: Any, omit_defaults: bool) -> None:
+    if not (omit_defaults and value == default):
+        out[name] = value
+
+
+def generator_kwargs(cfg: GeneratorConfig, flavour: str, omit_defaults: bool = False) -> dict:
+    """The init kwargs the official Generator of `flavour` ('ada' or 'sg3') would have stored."""
+    d = FLAVOUR_DEFAULTS[flavour]
+    mapping = EasyDict(num_layers=cfg.mapping_layers)
+    _maybe(mapping, "w_avg_beta", cfg.w_avg_beta, d["w_avg_beta"], omit_defaults)
+    _maybe(mapping, "lr_multiplier", cfg.mapping_lr_multiplier, 0.01, omit_defaults)
+    synth = EasyDict(channel_base=cfg.channel_base, channel_max=cfg.channel_max)
+    _maybe(synth, "num_fp16_res", cfg.num_fp16_res, d["num_fp16_res"], omit_defaults)
+    _maybe(synth, "conv_clamp", cfg.conv_clamp, d["conv_clamp"], omit_defaults)
+    _maybe(synth, "architecture", cfg.architecture, "skip", omit_defaults)
+    _maybe(synth, "use_noise", cfg.use_noise, True, True)
+    dims = dict(
+        z_dim=cfg.z_dim,
+        w_dim=cfg.w_dim,
+        c_dim=cfg.c_dim,
+        img_resolution=cfg.img_resolution,
+        img_channels=cfg.img_channels,
+    )
+    if flavour == "ada":
+        return dict(dims, mapping_kwargs=mapping, synthesis_kwargs=synth)
+    return dict(dims, mapping_kwargs=mapping, **synth, fused_modconv_default="inference_only")
+
+
+def discriminator_kwargs(
+    cfg: DiscriminatorConfig, flavour: str, omit_defaults: bool = False
+) -> dict:
+    d = FLAVOUR_DEFAULTS[flavour]
+    out = dict(
+        c_dim=cfg.c_dim,
+        img_resolution=cfg.img_resolution,
+        img_channels=cfg.img_channels,
+        channel_base=cfg.channel_base,
+        channel_max=cfg.channel_max,
+    )
+    _maybe(out, "architecture", cfg.architecture, "resnet", omit_defaults)
+    _maybe(out, "num_fp16_res", cfg.num_fp16_res, d["num_fp16_res"], omit_defaults)
+    _maybe(out, "conv_clamp", cfg.conv_clamp, d["conv_clamp"], omit_defaults)
+    _maybe(out, "cmap_dim", cfg.cmap_dim, None, True)
+    out["block_kwargs"] = EasyDict(freeze_layers=0)
+    mapping = EasyDict()
+    _maybe(mapping, "num_layers", cfg.mapping_layers, 8, omit_defaults)
+    out["mapping_kwargs"] = mapping
+    epilogue = EasyDict(mbstd_group_size=cfg.mbstd_group_size)
+    _maybe(epilogue, "mbstd_num_channels", cfg.mbstd_num_channels, 1, True)
+    out["epilogue_kwargs"] = epilogue
+    return out
+
+
+def network_record(model: nn.Module, flavour: str = "ada", omit_defaults: bool = False):
+    if isinstance(model.config, GeneratorConfig):
+        kwargs = generator_kwargs(model.config, flavour, omit_defaults)
+    else:
+        kwargs = discriminator_kwargs(model.config, flavour, omit_defaults)
+    return record_of(model, kwargs)
+
+
+def snapshot_dict(
+    networks: dict[str, nn.Module | Persistent],
+    flavour: str = "ada",
+    omit_defaults: bool = False,
+    resolution: int | None = None,
+    use_labels: bool = False,
+) -> dict[str, Any]:
+    """{training_set_kwargs, G, D, G_ema, augment_pipe} in the official order of each flavour."""
+    records = {
+        name: net if isinstance(net, Persistent) else network_record(net, flavour, omit_defaults)
+        for name, net in networks.items()
+    }
+    training_set = dict(
+        EasyDict(
+            class_name="training.dataset.ImageFolderDataset",
+            path="/data/faces.zip",
+            use_labels=use_labels,
+            max_size=1000,
+            xflip=False,
+            resolution=resolution,
+            random_seed=0,
+        )
+    )
+    if flavour == "ada":
+        snap: dict[str, Any] = dict(training_set_kwargs=training_set)
+        snap.update({k: records.get(k) for k in ("G", "D", "G_ema")})
+        snap["augment_pipe"] = None
+        return snap
+    snap = {k: records.get(k) for k in ("G", "D", "G_ema")}
+    snap.update(augment_pipe=None, training_set_kwargs=training_set)
+    return snap
+
+
+def write_pickle(obj: Any, path: Path, protocol: int = 4) -> Path:
+    with official_names(), open(path, "wb") as f:
+        pickle.dump(obj, f, protocol=protocol)
+    return path
+
+
+def perturbed(model: nn.Module, seed: int, scale: float = 0.2) -> nn.Module:
+    """A copy with every parameter and buffer (but the fixed FIR filters) moved off its init."""
+    model = copy.deepcopy(model).eval().requires_grad_(False)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if name.endswith("resample_filter"):
+                continue
+            t.add_(torch.randn(t.shape, generator=gen) * scale)
+    return model

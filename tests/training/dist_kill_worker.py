@@ -1,0 +1,29 @@
+"""A `stylegen` entry point for tests that SIGKILLs one rank mid-run (started by torchrun).
+
+Usage: torchrun ... dist_kill_worker.py RANK NIMG train --data ...
+Rank RANK kills itself right after the minibatch that reaches NIMG images, as a crashed GPU or
+lost node would; every other argument goes to `stylegen`.
+"""
+
+import os
+import signal
+import sys
+
+from stylegen.cli import main
+from stylegen.training import loop
+
+
+def _install(kill_rank: int, kill_nimg: int) -> None:
+    step = loop.Trainer.train_step
+
+    def train_step_then_maybe_die(self) -> None:
+        step(self)
+        if self.dist.rank == kill_rank and self.cur_nimg >= kill_nimg:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    loop.Trainer.train_step = train_step_then_maybe_die
+
+
+if __name__ == "__main__":
+    _install(int(sys.argv[1]), int(sys.argv[2]))
+    raise SystemExit(main(sys.argv[3:]))
