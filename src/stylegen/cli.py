@@ -52,6 +52,19 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grid", action="store_true", help="also write grid.png")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--device", default=None)
+    p.add_argument(
+        "--translate",
+        default=None,
+        metavar="X,Y",
+        help="StyleGAN3 only: translate by X,Y image widths (e.g. 0.1,0)",
+    )
+    p.add_argument(
+        "--rotate",
+        type=float,
+        default=None,
+        metavar="DEG",
+        help="StyleGAN3 only: rotate by DEG degrees",
+    )
     p.set_defaults(func=cmd_generate)
 
 
@@ -68,6 +81,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     device = args.device or default_device()
     G = load(args.network, device=device)
     class_labels(G, args.class_idx, 1)  # check --class before anything is written
+    if args.translate is not None or args.rotate is not None:
+        from stylegen.generate import parse_translate, set_input_transform
+
+        translate = parse_translate(args.translate) if args.translate else (0.0, 0.0)
+        set_input_transform(G, translate, args.rotate or 0.0)
     outdir = Path(args.outdir)
     _check_writable(outdir)
     images = []
@@ -121,7 +139,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", help="image folder, .zip, or built-in: fashion-mnist, emoji")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last snapshot")
     p.add_argument("--outdir", default="runs", help="parent folder of runs (default runs)")
-    p.add_argument("--preset", default="cpu32", help="tiny, cpu32, cifar, paper256, ...")
+    p.add_argument(
+        "--preset",
+        default="cpu32",
+        help="tiny, cpu32, cifar, paper256, stylegan3-t, stylegan3-t-cpu, ...",
+    )
     p.add_argument("--cond", action="store_true", help="class-conditional training")
     p.add_argument("--labels", default="json", choices=["json", "folders"])
     p.add_argument("--mirror", action="store_true", help="add x-flipped copies of the data")
@@ -135,6 +157,26 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ema", dest="ema_kimg", type=float, default=None, help="EMA half-life, kimg")
     p.add_argument("--pl-weight", type=float, default=None, help="path-length weight (0 = off)")
     p.add_argument("--mixing", dest="style_mixing_prob", type=float, default=None)
+    p.add_argument(
+        "--arch",
+        default=None,
+        choices=["stylegan2", "stylegan3-t", "stylegan3-r"],
+        help="generator family (default: the preset's)",
+    )
+    p.add_argument(
+        "--blur-sigma",
+        dest="blur_init_sigma",
+        type=float,
+        default=None,
+        help="initial D input blur (default 10 for stylegan3-r, else 0)",
+    )
+    p.add_argument(
+        "--blur-kimg",
+        dest="blur_fade_kimg",
+        type=float,
+        default=None,
+        help="kimg over which the D blur fades out (default batch * 200 / 32)",
+    )
     p.add_argument("--aug", default=None, choices=["ada", "fixed", "diffaug", "none"])
     p.add_argument("--p", dest="aug_p", type=float, default=0.0, help="augment p (start/fixed)")
     p.add_argument("--target", dest="ada_target", type=float, default=0.6, help="ADA r_t target")
@@ -188,6 +230,9 @@ _TRAIN_FIELDS = (
     "ema_kimg",
     "pl_weight",
     "style_mixing_prob",
+    "arch",
+    "blur_init_sigma",
+    "blur_fade_kimg",
     "aug",
     "aug_p",
     "ada_target",
@@ -404,6 +449,54 @@ def cmd_dataset(args: argparse.Namespace) -> int:
         channels=args.channels,
     )
     print(f"wrote {n} images to {args.dest}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# video
+
+
+def _add_video(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("video", help="StyleGAN3: GIF of one seed while the input pans and rotates")
+    p.add_argument("--network", required=True, help="checkpoint folder or run folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--frames", type=int, default=48)
+    p.add_argument("--out", required=True, help="output .gif")
+    p.add_argument("--fps", type=float, default=15.0)
+    p.add_argument("--translate-max", type=float, default=0.125, help="pan radius, image widths")
+    p.add_argument("--rotate-max", type=float, default=15.0, help="rotation amplitude, degrees")
+    p.add_argument("--trunc", type=float, default=1.0, help="truncation psi (default 1)")
+    p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label")
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=cmd_video)
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from stylegen.checkpoint import load
+    from stylegen.generate import transform_frames
+    from stylegen.images import save_gif
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".gif":
+        raise UserError(f"--out {out} must end in .gif")
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; pass a file name ending in .gif")
+    if args.fps <= 0:
+        raise UserError(f"--fps {args.fps} must be > 0")
+    device = args.device or default_device()
+    G = load(args.network, device=device)
+    frames = transform_frames(
+        G,
+        args.seed,
+        args.frames,
+        translate_max=args.translate_max,
+        rotate_max=args.rotate_max,
+        truncation_psi=args.trunc,
+        class_idx=args.class_idx,
+        device=device,
+    )
+    save_gif(frames, out, fps=args.fps)
+    print(f"wrote {len(frames)} frames to {out}")
     return 0
 
 
@@ -641,6 +734,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_cyclegan,
     _add_translate,
     _add_metrics,
+    _add_video,
 ]
 
 

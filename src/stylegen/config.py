@@ -91,6 +91,70 @@ class DiscriminatorConfig:
 
 
 @dataclass
+class StyleGAN3GeneratorConfig:
+    """StyleGAN3 (alias-free) generator; defaults are the paper's stylegan3-t (Karras et al. 2021).
+
+    stylegan3-r: conv_kernel=1, use_radial_filters=True, channel_base and channel_max doubled.
+    """
+
+    z_dim: int = 512
+    c_dim: int = 0
+    w_dim: int = 512
+    img_resolution: int = 256
+    img_channels: int = 3
+    mapping_layers: int = 2
+    mapping_lr_multiplier: float = 0.01
+    w_avg_beta: float = 0.998
+    channel_base: int = 32768
+    channel_max: int = 512
+    num_layers: int = 14  # synthesis layers, excluding the Fourier input and ToRGB
+    num_critical: int = 2  # critically sampled layers at the end
+    first_cutoff: float = 2.0
+    first_stopband: float = 2**2.1
+    last_stopband_rel: float = 2**0.3
+    margin_size: int = 10
+    output_scale: float = 0.25
+    num_fp16_res: int = 4  # kept for interop with official snapshots; compute stays float32
+    conv_kernel: int = 3
+    filter_size: int = 6
+    lrelu_upsampling: int = 2
+    use_radial_filters: bool = False
+    conv_clamp: float | None = 256
+    magnitude_ema_beta: float = 0.999
+
+    def validate(self) -> StyleGAN3GeneratorConfig:
+        r = self.img_resolution
+        if not isinstance(r, int) or r < 4 or r & (r - 1):
+            raise UserError(
+                f"resolution {r!r} cannot be served by the StyleGAN3 filter design: its sampling "
+                "rates are powers of two, and the last layers must sample the image at exactly "
+                "its resolution, so it needs a power of two >= 4; resize the data with "
+                "`stylegen dataset --resolution 64` (or 32, 128, ...)"
+            )
+        # The last layers have channel_base / 2 / (resolution / 2) channels before the cap.
+        if round(min(self.channel_base / r, self.channel_max)) < 1:
+            raise UserError(
+                f"channel_base {self.channel_base} leaves 0 channels at resolution {r}; "
+                f"use channel_base >= {r // 2 + 1}"
+            )
+        if self.img_channels not in (1, 3, 4):
+            raise UserError(f"img_channels {self.img_channels} must be 1, 3 or 4")
+        for name in ("z_dim", "w_dim", "channel_base", "channel_max", "mapping_layers"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} {getattr(self, name)} must be a positive integer")
+        if self.c_dim < 0:
+            raise UserError(f"c_dim {self.c_dim} must be >= 0")
+        if not 0 <= self.num_critical < self.num_layers:
+            raise UserError(
+                f"num_critical {self.num_critical} must be >= 0 and below num_layers "
+                f"{self.num_layers}"
+            )
+        if self.conv_kernel < 1 or self.filter_size < 1 or self.lrelu_upsampling < 1:
+            raise UserError("conv_kernel, filter_size and lrelu_upsampling must be >= 1")
+        return self
+
+
+@dataclass
 class ArchPreset:
     """Network sizes of a named preset; resolution, channels and c_dim come from the data."""
 
@@ -98,6 +162,7 @@ class ArchPreset:
     G: dict[str, Any] = field(default_factory=dict)
     D: dict[str, Any] = field(default_factory=dict)
     resolution: int | None = None  # the resolution the preset was designed for
+    arch: str = "stylegan2"  # generator family, one of GENERATOR_ARCHS
 
 
 def _paper(fmaps: float, mbstd: int, resolution: int) -> ArchPreset:
@@ -147,10 +212,56 @@ ARCH_PRESETS: dict[str, ArchPreset] = {
     "paper256": _paper(0.5, 8, 256),
     "paper512": _paper(1.0, 8, 512),
     "paper1024": _paper(1.0, 4, 1024),
+    # StyleGAN3 (Karras et al. 2021), official train.py --cfg=stylegan3-t/-r: 2-layer mapping,
+    # cbase 32768, cmax 512 (doubled for R by the arch), mbstd group 4. Designed for 256x256
+    # (docs/configs.md: FFHQ-U 256, gamma 2).
+    "stylegan3-t": ArchPreset(
+        description="StyleGAN3-T paper config (translation equivariant, 3x3 convs)",
+        G=dict(channel_base=32768, channel_max=512, mapping_layers=2),
+        D=dict(channel_base=32768, channel_max=512, mbstd_group_size=4),
+        resolution=256,
+        arch="stylegan3-t",
+    ),
+    "stylegan3-r": ArchPreset(
+        description="StyleGAN3-R paper config (rotation equivariant, 1x1 convs, radial filters)",
+        G=dict(channel_base=32768, channel_max=512, mapping_layers=2),
+        D=dict(channel_base=32768, channel_max=512, mbstd_group_size=4),
+        resolution=256,
+        arch="stylegan3-r",
+    ),
+    # Sized for a 2-core CPU: 32x32, at most 32 channels, 8 synthesis layers.
+    "stylegan3-t-cpu": ArchPreset(
+        description="32x32 StyleGAN3-T sized for training on a 2-core CPU",
+        G=dict(
+            z_dim=64,
+            w_dim=64,
+            mapping_layers=2,
+            channel_base=1024,
+            channel_max=32,
+            num_layers=8,
+        ),
+        D=dict(channel_base=2048, channel_max=64, mapping_layers=2, mbstd_group_size=4),
+        resolution=32,
+        arch="stylegan3-t",
+    ),
+}
+
+GENERATOR_ARCHS = ("stylegan2", "stylegan3-t", "stylegan3-r")
+
+# The project-style spelling of the paper's config names is accepted too.
+PRESET_ALIASES = {
+    "stylegen3-t": "stylegan3-t",
+    "stylegen3-r": "stylegan3-r",
+    "stylegen3-t-cpu": "stylegan3-t-cpu",
 }
 
 
+def canonical_preset(name: str) -> str:
+    return PRESET_ALIASES.get(name, name)
+
+
 def arch_preset(name: str) -> ArchPreset:
+    name = canonical_preset(name)
     if name not in ARCH_PRESETS:
         raise UserError(f"unknown preset {name!r}; choose one of: {', '.join(ARCH_PRESETS)}")
     return ARCH_PRESETS[name]
@@ -162,14 +273,45 @@ def build_configs(
     img_resolution: int | None = None,
     img_channels: int = 3,
     c_dim: int = 0,
-) -> tuple[GeneratorConfig, DiscriminatorConfig]:
-    """Generator and discriminator configs of a preset for data of the given shape."""
+    arch: str | None = None,
+) -> tuple[GeneratorConfig | StyleGAN3GeneratorConfig, DiscriminatorConfig]:
+    """Generator and discriminator configs of a preset for data of the given shape.
+
+    `arch` (default: the preset's) picks the generator family; sizes that both families share
+    (z/w dims, channel base and max) carry over when it differs from the preset's.
+    """
     p = arch_preset(preset)
+    arch = arch or p.arch
+    _check_choice("--arch", arch, GENERATOR_ARCHS)
     resolution = img_resolution or p.resolution or 32
     common = dict(img_resolution=resolution, img_channels=img_channels, c_dim=c_dim)
-    g = GeneratorConfig(**{**p.G, **common}).validate()
+    g_fields = dict(p.G)
+    if (arch == "stylegan2") != (p.arch == "stylegan2"):
+        shared = ("z_dim", "w_dim", "channel_base", "channel_max")
+        g_fields = {k: v for k, v in g_fields.items() if k in shared}
+    if arch == "stylegan2":
+        g = GeneratorConfig(**{**g_fields, **common}).validate()
+    else:
+        g = stylegan3_config(arch, **g_fields, **common)
     d = DiscriminatorConfig(**{**p.D, **common}).validate()
     return g, d
+
+
+def stylegan3_config(arch: str, **fields: Any) -> StyleGAN3GeneratorConfig:
+    """StyleGAN3 generator config for `arch` stylegan3-t or stylegan3-r (official train.py:
+    R uses 1x1 convolutions, radially symmetric filters and twice the channels)."""
+    _check_choice("StyleGAN3 arch", arch, ("stylegan3-t", "stylegan3-r"))
+    if arch == "stylegan3-r":
+        fields["conv_kernel"] = 1
+        fields["use_radial_filters"] = True
+        fields["channel_base"] = fields.get("channel_base", 32768) * 2
+        fields["channel_max"] = fields.get("channel_max", 512) * 2
+    return StyleGAN3GeneratorConfig(**fields).validate()
+
+
+def magnitude_ema_beta(batch: int) -> float:
+    """StyleGAN3's magnitude EMA decay for a batch size: a half-life of 20k images."""
+    return 0.5 ** (batch / (20 * 1e3))
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
@@ -198,6 +340,7 @@ class TrainDefaults:
 
     batch: int = 32
     lr: float = 0.0025
+    dlr: float | None = None  # None: same as lr
     gamma: float = 1.0
     ema_kimg: float = 10.0
     ema_rampup: float | None = None
@@ -234,6 +377,24 @@ TRAIN_DEFAULTS: dict[str, TrainDefaults] = {
     "paper256": TrainDefaults(batch=64, lr=0.0025, gamma=1.0, ema_kimg=20),
     "paper512": TrainDefaults(batch=64, lr=0.0025, gamma=0.5, ema_kimg=20),
     "paper1024": TrainDefaults(batch=32, lr=0.002, gamma=2.0, ema_kimg=10),
+    # Official StyleGAN3 train.py: glr 0.0025, dlr 0.002, ema_kimg = batch * 10 / 32; no path
+    # length penalty or style mixing (implied by the arch); gamma 2 is the 256x256 recipe.
+    "stylegan3-t": TrainDefaults(
+        batch=32, lr=0.0025, dlr=0.002, gamma=2.0, ema_kimg=10, ema_rampup=0.05
+    ),
+    "stylegan3-r": TrainDefaults(
+        batch=32, lr=0.0025, dlr=0.002, gamma=2.0, ema_kimg=10, ema_rampup=0.05
+    ),
+    "stylegan3-t-cpu": TrainDefaults(
+        batch=8,
+        lr=0.0025,
+        dlr=0.002,
+        gamma=0.05,
+        ema_kimg=1.0,
+        ema_rampup=0.05,
+        aug="ada",
+        tick_kimg=1.0,
+    ),
 }
 
 AUG_MODES = ("ada", "fixed", "diffaug", "none")
@@ -263,6 +424,9 @@ class TrainConfig:
     pl_batch_shrink: int = 2
     pl_decay: float = 0.01
     style_mixing_prob: float | None = None
+    arch: str | None = None  # generator family; None = the preset's
+    blur_init_sigma: float | None = None  # D input blur (StyleGAN3-R: 10), fades out linearly
+    blur_fade_kimg: float | None = None  # ... over this many kimg (official: batch * 200 / 32)
     r1_interval: int = 16
     pl_interval: int = 4
     aug: str | None = None
@@ -285,20 +449,31 @@ class TrainConfig:
 
     def resolved(self) -> TrainConfig:
         """A copy with every None replaced by the preset's default, validated."""
-        d = TRAIN_DEFAULTS.get(self.preset)
-        arch_preset(self.preset)
+        d = TRAIN_DEFAULTS.get(canonical_preset(self.preset))
+        preset = arch_preset(self.preset)
         if d is None:
             raise UserError(f"preset {self.preset!r} has no training defaults")
-        r = dataclasses.replace(self)
+        r = dataclasses.replace(self, preset=canonical_preset(self.preset))
         r.batch = d.batch if r.batch is None else r.batch
         r.glr = d.lr if r.glr is None else r.glr
-        r.dlr = d.lr if r.dlr is None else r.dlr
+        r.dlr = (d.lr if d.dlr is None else d.dlr) if r.dlr is None else r.dlr
         r.gamma = d.gamma if r.gamma is None else r.gamma
         r.ema_kimg = d.ema_kimg if r.ema_kimg is None else r.ema_kimg
         r.ema_rampup = d.ema_rampup if self.ema_rampup is None else r.ema_rampup
         r.pl_weight = d.pl_weight if r.pl_weight is None else r.pl_weight
         if r.style_mixing_prob is None:
             r.style_mixing_prob = d.style_mixing_prob
+        r.arch = preset.arch if r.arch is None else r.arch
+        _check_choice("--arch", r.arch, GENERATOR_ARCHS)
+        if r.arch.startswith("stylegan3"):
+            # Official StyleGAN3 recipe: no path-length penalty, no style mixing, and for R a
+            # blur of the images D sees that fades out over the first kimg.
+            r.pl_weight = 0.0 if self.pl_weight is None else r.pl_weight
+            r.style_mixing_prob = 0.0 if self.style_mixing_prob is None else r.style_mixing_prob
+        if r.blur_init_sigma is None:
+            r.blur_init_sigma = 10.0 if r.arch == "stylegan3-r" else 0.0
+        if r.blur_fade_kimg is None:
+            r.blur_fade_kimg = r.batch * 200 / 32
         r.aug = d.aug if r.aug is None else r.aug
         r.tick_kimg = d.tick_kimg if r.tick_kimg is None else r.tick_kimg
         r.metrics = tuple(r.metrics or ())
@@ -320,7 +495,7 @@ class TrainConfig:
             _check_choice("--dist-backend", self.dist_backend, ("auto", "gloo", "nccl"))
         if self.kimg <= 0:
             raise UserError(f"--kimg {self.kimg} must be > 0")
-        for name in ("glr", "dlr", "gamma", "ema_kimg", "pl_weight"):
+        for name in ("glr", "dlr", "gamma", "ema_kimg", "pl_weight", "blur_init_sigma"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise UserError(f"--{name.replace('_', '-')} {value} must be >= 0")

@@ -18,7 +18,16 @@ from torch import nn
 from stylegen.errors import UserError
 from stylegen.images import float_to_uint8
 
-__all__ = ["class_labels", "generate_images", "iter_images", "parse_seeds", "z_from_seeds"]
+__all__ = [
+    "class_labels",
+    "generate_images",
+    "iter_images",
+    "parse_seeds",
+    "parse_translate",
+    "set_input_transform",
+    "transform_frames",
+    "z_from_seeds",
+]
 
 _RANGE = re.compile(r"^(\d+)-(\d+)$")
 
@@ -117,3 +126,76 @@ def generate_images(
         G, seeds, truncation_psi, truncation_cutoff, class_idx, noise_mode, batch_size, device
     )
     return torch.cat([img for _, img in batches])
+
+
+# ---------------------------------------------------------------------------------------------
+# StyleGAN3 input transforms (translate / rotate at generation time)
+
+
+def parse_translate(text: str) -> tuple[float, float]:
+    """'0.1,-0.25' -> (0.1, -0.25): a translation in image widths (1 / resolution = 1 pixel)."""
+    parts = str(text).split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return float(parts[0]), float(parts[1])
+    except ValueError:
+        raise UserError(
+            f"malformed --translate {text!r}; write X,Y in image widths, e.g. 0.1,-0.25"
+        ) from None
+
+
+def set_input_transform(
+    G: nn.Module, translate: tuple[float, float] = (0.0, 0.0), rotate: float = 0.0
+) -> None:
+    """Translate/rotate a StyleGAN3 generator's output via its input transform (like the
+    official gen_images.py). StyleGAN2 networks have no such input: a UserError says so."""
+    synthesis_input = getattr(getattr(G, "synthesis", None), "input", None)
+    if synthesis_input is None or not hasattr(synthesis_input, "transform"):
+        raise UserError(
+            "--translate/--rotate need a StyleGAN3 network (stylegan3-t/-r); this one is "
+            f"{type(G).__module__.rsplit('.', 1)[-1]} and has no Fourier input: drop the flags"
+        )
+    from stylegen.models.stylegan3 import input_transform
+
+    m = input_transform(translate, rotate)
+    synthesis_input.transform.copy_(m.to(synthesis_input.transform))
+
+
+def transform_frames(
+    G: nn.Module,
+    seed: int,
+    frames: int,
+    translate_max: float = 0.125,
+    rotate_max: float = 15.0,
+    truncation_psi: float = 1.0,
+    class_idx: int | None = None,
+    batch_size: int = 8,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """uint8 frames [frames, C, H, W] of one seed while the input pans around a circle of radius
+    `translate_max` (image widths) and rotates back and forth by up to `rotate_max` degrees.
+
+    A looping clip: in an alias-free network details move with the object instead of sticking
+    to the pixel grid. The network's own transform is restored afterwards.
+    """
+    if frames < 1:
+        raise UserError(f"--frames {frames} must be >= 1")
+    set_input_transform(G, (0.0, 0.0), 0.0)  # checks the network before any work
+    transform = G.synthesis.input.transform
+    saved = transform.clone()
+    z = z_from_seeds([seed], G.z_dim).to(device)
+    c = class_labels(G, class_idx, 1)
+    c = c.to(device) if c is not None else None
+    out = []
+    try:
+        with torch.no_grad():
+            ws = G.mapping(z, c, truncation_psi=truncation_psi)
+            for i in range(frames):
+                phase = 2 * np.pi * i / frames
+                translate = (translate_max * np.cos(phase), translate_max * np.sin(phase))
+                set_input_transform(G, translate, rotate_max * np.sin(phase))
+                out.append(float_to_uint8(G.synthesis(ws)).cpu())
+    finally:
+        transform.copy_(saved)
+    return torch.cat(out)

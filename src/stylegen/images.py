@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-__all__ = ["float_to_uint8", "make_grid", "save_image", "to_pil", "uint8_to_float"]
+__all__ = ["float_to_uint8", "make_grid", "save_gif", "save_image", "to_pil", "uint8_to_float"]
 
 
 def float_to_uint8(img: torch.Tensor) -> torch.Tensor:
@@ -62,6 +62,29 @@ def save_image(img: torch.Tensor | np.ndarray, path: str | os.PathLike) -> Path:
         with os.fdopen(fd, "wb") as f:
             to_pil(img).save(
                 f, format=path.suffix.lstrip(".").upper().replace("JPG", "JPEG") or "PNG"
+            )
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_gif(frames: torch.Tensor | np.ndarray, path: str | os.PathLike, fps: float = 15.0) -> Path:
+    """Write uint8 frames [N, C, H, W] as a looping GIF atomically (Pillow)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = [to_pil(f) for f in np.asarray(torch.as_tensor(frames).cpu())]
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            images[0].save(
+                f,
+                format="GIF",
+                save_all=True,
+                append_images=images[1:],
+                duration=max(int(round(1000 / fps)), 20),
+                loop=0,
             )
         os.replace(tmp, path)
     except BaseException:

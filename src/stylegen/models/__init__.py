@@ -1,4 +1,5 @@
-"""Networks: StyleGAN2 generator and discriminator (more families join as they land)."""
+"""Networks: StyleGAN2 generator and discriminator, StyleGAN3 generator (more families join as they
+land)."""
 
 from stylegen.models.discriminator import Discriminator
 from stylegen.models.mapping import MappingNetwork

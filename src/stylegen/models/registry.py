@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from stylegen.config import DiscriminatorConfig, GeneratorConfig
+from stylegen.config import DiscriminatorConfig, GeneratorConfig, StyleGAN3GeneratorConfig
 from stylegen.errors import UserError
+from stylegen.models import stylegan3
 from stylegen.models.cyclegan import (
     PatchDiscriminator,
     PatchDiscriminatorConfig,
@@ -21,7 +22,7 @@ from stylegen.models.cyclegan import (
 from stylegen.models.discriminator import Discriminator
 from stylegen.models.stylegan2 import Generator
 
-__all__ = ["MODEL_REGISTRY", "ModelEntry", "lookup", "name_of"]
+__all__ = ["MODEL_REGISTRY", "ModelEntry", "build_generator", "lookup", "name_of"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class ModelEntry:
 MODEL_REGISTRY: dict[str, ModelEntry] = {
     "stylegan2.Generator": ModelEntry(Generator, GeneratorConfig),
     "stylegan2.Discriminator": ModelEntry(Discriminator, DiscriminatorConfig),
+    "stylegan3.Generator": ModelEntry(stylegan3.Generator, StyleGAN3GeneratorConfig),
     "cyclegan.ResnetGenerator": ModelEntry(ResnetGenerator, ResnetGeneratorConfig),
     "cyclegan.PatchDiscriminator": ModelEntry(PatchDiscriminator, PatchDiscriminatorConfig),
 }
@@ -52,3 +54,11 @@ def name_of(model: nn.Module) -> str:
         if type(model) is entry.cls:
             return name
     raise TypeError(f"{type(model).__name__} is not a registered model class")
+
+
+def build_generator(config: GeneratorConfig | StyleGAN3GeneratorConfig) -> nn.Module:
+    """The generator class that the config dataclass describes (StyleGAN2 or StyleGAN3)."""
+    for entry in MODEL_REGISTRY.values():
+        if type(config) is entry.config_cls:
+            return entry.cls(config)
+    raise TypeError(f"no model is registered for {type(config).__name__}")

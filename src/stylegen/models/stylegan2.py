@@ -274,6 +274,7 @@ class SynthesisNetwork(nn.Module):
         ws: torch.Tensor,
         noise_mode: str = "random",
         fused_modconv: bool = DEFAULT_FUSED_MODCONV,
+        update_emas: bool = False,  # accepted for StyleGAN3 parity; StyleGAN2 has no such EMAs
     ) -> torch.Tensor:
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode {noise_mode!r} must be one of {NOISE_MODES}")

@@ -34,12 +34,19 @@ import numpy as np
 import torch
 
 from stylegen.checkpoint import fsync_files, replace_dir, write_checkpoint_files
-from stylegen.config import TrainConfig, build_configs, config_from_dict, config_to_dict
+from stylegen.config import (
+    TrainConfig,
+    build_configs,
+    config_from_dict,
+    config_to_dict,
+    magnitude_ema_beta,
+)
 from stylegen.data.datasets import open_dataset
 from stylegen.errors import UserError
 from stylegen.images import float_to_uint8, make_grid, save_image, uint8_to_float
 from stylegen.metrics.report import check_training_metrics, evaluate_snapshot, truncate_metrics
 from stylegen.models import Discriminator, Generator, set_reduced_precision
+from stylegen.models.registry import build_generator
 from stylegen.training import distributed, losses
 from stylegen.training.augment import make_augment
 from stylegen.training.ema import ema_beta, update_ema
@@ -97,7 +104,10 @@ def build_networks(cfg: TrainConfig, ds) -> tuple[Generator, Discriminator]:
         img_resolution=ds.resolution,
         img_channels=ds.num_channels,
         c_dim=ds.label_dim if cfg.cond else 0,
+        arch=cfg.arch,
     )
+    if hasattr(g_cfg, "magnitude_ema_beta"):  # StyleGAN3: EMA half-life of 20k images
+        g_cfg = dataclasses.replace(g_cfg, magnitude_ema_beta=magnitude_ema_beta(cfg.batch))
     g_cfg = dataclasses.replace(g_cfg, **cfg.G_overrides).validate()
     d_cfg = dataclasses.replace(d_cfg, **cfg.D_overrides).validate()
     # The minibatch-std groups live inside one process's shard of the batch.
@@ -109,7 +119,7 @@ def build_networks(cfg: TrainConfig, ds) -> tuple[Generator, Discriminator]:
             f"{flag} {batch} is not divisible by the minibatch-std group size {group}; "
             f"use a multiple of {group}"
         )
-    return Generator(g_cfg), Discriminator(d_cfg)
+    return build_generator(g_cfg), Discriminator(d_cfg)
 
 
 def new_run_dir(outdir: str | os.PathLike, data: str, preset: str) -> Path:
@@ -278,9 +288,14 @@ class Trainer:
             ws = losses.style_mixing_ws(
                 lambda z2, c2: self.G.mapping(z2, c2), z, c, ws, self.cfg.style_mixing_prob
             )
-        return self.G.synthesis(ws), ws
+        return self.G.synthesis(ws, update_emas=update_emas), ws
 
     def _run_D(self, img, c):
+        sigma = losses.blur_sigma(
+            self.cur_nimg, self.cfg.blur_init_sigma or 0.0, self.cfg.blur_fade_kimg or 0.0
+        )
+        if sigma > 0:
+            img = losses.blur_images(img, sigma)
         return self.D(self.augment(img), c)
 
     def _run_phase(self, opt, module, shard_loss: Callable[[int], torch.Tensor]) -> None:

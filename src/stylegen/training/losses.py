@@ -9,7 +9,8 @@ the behaviour of its official PyTorch training code:
 - path length regularisation with a running mean of the lengths (StyleGAN2, section 3.2);
 - style mixing regularisation (StyleGAN, Karras et al. 2019, section 3.1);
 - the optimiser correction for lazy regularisation (StyleGAN2, section 3.1);
-- least-squares GAN, cycle and identity losses for CycleGAN (Zhu et al. 2017).
+- least-squares GAN, cycle and identity losses for CycleGAN (Zhu et al. 2017);
+- StyleGAN3's blur of the images D sees, faded out early in training (Karras et al. 2021).
 
 The GAN losses return one value per sample so that the caller can report them as statistics before
 taking the mean; the CycleGAN losses return the scalar mean, as that paper defines them.
@@ -24,8 +25,11 @@ import torch
 import torch.nn.functional as F
 
 from stylegen.errors import UserError
+from stylegen.ops import filter2d
 
 __all__ = [
+    "blur_images",
+    "blur_sigma",
     "cycle_loss",
     "d_logistic_loss",
     "g_nonsaturating_loss",
@@ -253,3 +257,24 @@ def identity_loss(mapped: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
     """Identity loss: L1 mean between ``G(y)`` and ``y`` for an image ``y`` already in G's target
     domain; CycleGAN weights it by ``lambda_identity * lambda_cycle``."""
     return (mapped - original).abs().mean()
+
+
+# ---------------------------------------------------------------------------------------------
+# StyleGAN3 discriminator blur
+
+
+def blur_sigma(cur_nimg: int, init_sigma: float, fade_kimg: float) -> float:
+    """Blur strength at `cur_nimg`: `init_sigma` faded linearly to 0 over `fade_kimg`."""
+    if fade_kimg <= 0 or init_sigma <= 0:
+        return 0.0
+    return max(1 - cur_nimg / (fade_kimg * 1e3), 0.0) * init_sigma
+
+
+def blur_images(img: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian-like blur exp2(-(x / sigma)^2), radius floor(3 sigma), same size out."""
+    radius = math.floor(sigma * 3)
+    if radius <= 0:
+        return img
+    x = torch.arange(-radius, radius + 1, device=img.device, dtype=img.dtype)
+    f = (x / sigma).square().neg().exp2()
+    return filter2d(img, f / f.sum())
