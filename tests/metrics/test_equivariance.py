@@ -100,3 +100,37 @@ def test_bad_input():
     G, _ = _official("t32")
     with pytest.raises(UserError, match="unknown equivariance kind 'eqx'"):
         compute_equivariance(G, "eqx", num=1)
+
+
+def test_metrics_cli_reports_equivariance_like_the_library(tmp_path, capsys, monkeypatch):
+    import json
+
+    from stylegen import checkpoint
+    from stylegen.cli import main
+
+    monkeypatch.setenv("STYLEGEN_CACHE", str(tmp_path / "cache"))
+    G, t = _official("t32")
+    G.load_state_dict({k[2:]: v for k, v in t.items() if k.startswith("G.")})
+    net = checkpoint.save(G.eval(), tmp_path / "sg3")
+    args = ["metrics", "--network", str(net), "--num", "2", "--batch", "2"]
+    assert main([*args, "--metrics", "eqt50k_int,eqr50k"]) == 0, capsys.readouterr().err
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    got = {r["metric"]: r["results"][r["metric"]] for r in rows}
+    expect = {
+        "eqt50k_int": compute_equivariance(G, "eqt_int", num=2, batch_size=2),
+        "eqr50k": compute_equivariance(G, "eqr", num=2, batch_size=2),
+    }
+    assert got == pytest.approx(expect, rel=1e-9)
+
+
+def test_metrics_cli_refuses_equivariance_for_stylegan2(tmp_path, capsys):
+    from stylegen import checkpoint
+    from stylegen.cli import main
+    from stylegen.config import build_configs
+    from stylegen.models import Generator
+
+    g, _ = build_configs("tiny", img_resolution=8)
+    net = checkpoint.save(Generator(g), tmp_path / "sg2")
+    assert main(["metrics", "--network", str(net), "--metrics", "eqt50k_frac"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "need a StyleGAN3 generator" in err, err

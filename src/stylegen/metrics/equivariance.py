@@ -26,6 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylegen.errors import UserError
+from stylegen.metrics.compute import dataset_labels
+from stylegen.metrics.registry import MetricSpec, MetricValue, register_metric
 from stylegen.ops import filter2d, upsample2d
 
 __all__ = [
@@ -280,3 +282,59 @@ def compute_equivariance(
     finally:
         transform.copy_(saved)
     return psnr(err_sum, mask_sum)
+
+
+# --------------------------------------------------------------------------------------------
+# Registered metrics: eqt50k_int, eqt50k_frac, eqr50k (the StyleGAN3 paper's names)
+
+
+def _labels_for(ctx, G: nn.Module):
+    """Labels of a conditional G drawn from the dataset's own label distribution, as official."""
+    c_dim = int(getattr(G, "c_dim", 0))
+    if not c_dim or ctx.dataset is None:
+        return None  # compute_equivariance falls back to random one-hot classes
+    labels = dataset_labels(ctx.dataset, c_dim)
+    drawn = 0
+
+    def sample(n: int) -> torch.Tensor:
+        nonlocal drawn
+        c = labels(n, drawn)
+        drawn += n
+        return c
+
+    return sample
+
+
+def _equivariance_metric(kind: str):
+    def metric(ctx, spec: MetricSpec) -> MetricValue:
+        G = ctx.require_generator(spec)
+        psnr = compute_equivariance(
+            G,
+            kind,
+            spec.num_gen,
+            batch_size=ctx.batch_size,
+            device=ctx.device,
+            c_sampler=_labels_for(ctx, G),
+        )
+        return MetricValue({spec.name: psnr}, num_gen=spec.num_gen)
+
+    return metric
+
+
+def _check_equivariance(ctx, spec: MetricSpec) -> None:
+    _check_generator(ctx.require_generator(spec))
+
+
+def _eqt(ctx, spec: MetricSpec) -> MetricValue:
+    return _equivariance_metric("eqt_" + spec.param("mode", "int"))(ctx, spec)
+
+
+register_metric(
+    "eqt", r"eqt(?P<n>\d+)k_(?P<mode>int|frac)", _eqt,
+    form="eqt<N>k_{int,frac}", example="eqt50k_int", uses_dataset=False,
+    check=_check_equivariance,
+)  # fmt: skip
+register_metric(
+    "eqr", r"eqr(?P<n>\d+)k", _equivariance_metric("eqr"),
+    form="eqr<N>k", example="eqr50k", uses_dataset=False, check=_check_equivariance,
+)  # fmt: skip

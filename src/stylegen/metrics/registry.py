@@ -53,6 +53,7 @@ METRIC_MODULES: list[str] = [
     "stylegen.metrics.compute",  # fid, kid, pr
     "stylegen.metrics.is_",  # is
     "stylegen.metrics.ppl",  # ppl
+    "stylegen.metrics.equivariance",  # eqt, eqr (StyleGAN3)
 ]
 
 
