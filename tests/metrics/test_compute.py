@@ -36,7 +36,8 @@ def test_parse_metric_name(name, spec):
 
 
 @pytest.mark.parametrize(
-    "name", ["fid", "fid50k", "is50", "pr50k_full", "FID50k_full", "ppl_xfull", "eqt50k_int"]
+    "name",
+    ["fid", "fid50k", "is50", "pr50k_full", "FID50k_full", "ppl_xfull", "eqt50k_half", "eqr50"],
 )
 def test_unknown_metric_names(name):
     with pytest.raises(UserError, match=r"unknown metric .*valid forms: fid<N>k_full"):

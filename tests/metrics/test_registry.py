@@ -25,11 +25,14 @@ Z_FULL = (("sampling", "full"), ("space", "z"))
         ("is50k", MetricSpec("is50k", "is", 50_000)),
         ("ppl2_wend", MetricSpec("ppl2_wend", "ppl", 50_000, None, W_END)),
         ("ppl_zfull", MetricSpec("ppl_zfull", "ppl", 50_000, None, Z_FULL)),
+        ("eqt50k_frac", MetricSpec("eqt50k_frac", "eqt", 50_000, None, (("mode", "frac"),))),
+        ("eqr10k", MetricSpec("eqr10k", "eqr", 10_000)),
     ],
 )
 def test_builtin_families(name, spec):
     assert parse_metric_name(name) == spec
-    assert [d.kind for d in list_metrics()][:5] == ["fid", "kid", "pr", "is", "ppl"]
+    kinds = [d.kind for d in list_metrics()][:7]
+    assert kinds == ["fid", "kid", "pr", "is", "ppl", "eqt", "eqr"]
 
 
 def test_name_lists():
