@@ -6,6 +6,9 @@ moves their weights off the init, pickles them exactly like the official trainin
 (`pickle.dump` of a dict of deep copies, including a real AugmentPipe) and records their outputs
 for fixed inputs with `force_fp32=True`. We read the pickle with our restricted reader and compare
 images (G and G_ema, truncation 1 and 0.7, noise_mode='const') and D logits: max abs diff <= 1e-4.
+With a stylegan3 checkout, networks_stylegan3 generators (configs T and R, with and without
+labels, and as `--fp32` writes them) are compared too, including an image under the user transform
+that the official gen_images.py sets for `--translate 0.1,0 --rotate 10`.
 Nothing from the official code is part of stylegen; this test only drives a checkout you supply.
 """
 

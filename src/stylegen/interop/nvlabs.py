@@ -16,8 +16,9 @@ are opened with `torch.load(weights_only=True)`, tensors are rebuilt after a bou
 scalars/arrays and EasyDicts become plain values. Any other global is refused with a UserError
 that names it. The official init kwargs are then translated into our config dataclasses (an
 unknown kwarg is an error), our module is built and its state is filled by parameter name, with
-every name and shape checked. Parameter and buffer names of our StyleGAN2 modules equal the
-official ones (models/stylegan2.py, models/discriminator.py), so the mapping is 1:1.
+every name and shape checked. Parameter and buffer names of our StyleGAN2 and StyleGAN3 modules
+equal the official ones (models/stylegan2.py, models/discriminator.py, models/stylegan3.py), so
+the mapping is 1:1.
 
 Kwargs accepted although they have no effect on our float32 inference: `num_fp16_res` (kept in
 the config; we always compute in float32, like the official code with `force_fp32=True` or on a
@@ -29,6 +30,21 @@ the value the official module stored on itself (`mapping.w_avg_beta`, the layers
 the synthesis network's `num_fp16_res`, else the number of float16 blocks), because the two
 official code bases have different defaults for them. A D's `mbstd_group_size=None` (the whole
 minibatch) becomes our 0, which means the same.
+
+StyleGAN3 generators (Karras et al. 2021, "Alias-Free Generative Adversarial Networks";
+networks_stylegan3, told apart from StyleGAN2 by their `SynthesisInput` record) take every
+synthesis kwarg flat; settings absent from the kwargs come from the official modules (synthesis
+`num_layers`, `num_critical`, `margin_size`, `output_scale`, `num_fp16_res`, the input's
+`bandwidth` = first_cutoff, the first layer's `conv_kernel`, `down_radial`, `conv_clamp`,
+`magnitude_ema_beta`, the mapping's `num_layers`, `w_avg_beta` and its first layer's bias gain =
+lr_multiplier), or, where no module stores them (channel_base/max, first_stopband,
+last_stopband_rel, filter_size, lrelu_upsampling), from the official signature defaults. The
+built network is then checked against the snapshot: layer names, every layer's channels, sizes,
+sampling rates, cutoffs, half-widths, tap counts, padding, and the designed up/down filters
+(within FILTER_TOLERANCE; the stored ones are loaded, as are the random `freqs`/`phases`, the user
+`transform` and the learned `magnitude_ema`). `num_fp16_res` and the layers' `use_fp16` only
+pick float16 on CUDA and do not change our float32 inference. The stylegan2 kwarg
+`fused_modconv_default` is unknown to networks_stylegan3 and therefore refused there.
 
 To support another official architecture, add its translator to `OFFICIAL_NETWORKS` (keyed by
 `<family>.<class name>`, see `network_kind`) and its class names to `KNOWN_CLASS_NAMES`.
