@@ -216,6 +216,13 @@ def test_stored_filters_must_be_the_designed_ones(tiny_r, tmp_path):
 
     with pytest.raises(UserError, match=f"{name}.down_filter differs from the filter"):
         _load_with(tiny_r, tmp_path, tamper)
+
+    def nan(rec):
+        buffers = rec.child(f"synthesis.{name}").state["_buffers"]
+        buffers["up_filter"] = buffers["up_filter"] * float("nan")
+
+    with pytest.raises(UserError, match=f"{name}.up_filter differs from the filter"):
+        _load_with(tiny_r, tmp_path, nan)
     # Within tolerance (another scipy's rounding), the stored filter is the one used, as the
     # official network would.
     stored = getattr(tiny_r.synthesis, name).down_filter + nvlabs.FILTER_TOLERANCE / 4

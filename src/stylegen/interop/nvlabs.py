@@ -948,6 +948,8 @@ _SG3_LAYER_ATTRS = (
     "down_taps",
     "down_radial",
     "padding",
+    "conv_clamp",
+    "magnitude_ema_beta",
 )
 _SG3_INPUT_ATTRS = ("channels", "size", "sampling_rate", "bandwidth")
 FILTER_TOLERANCE = 1e-6  # designed vs stored filter taps (scipy versions differ by ~1e-16)
@@ -1001,18 +1003,21 @@ def check_stylegan3(model: nn.Module, record: PersistentRecord, where: str) -> N
             raise UserError(f"{where}: {dotted} is missing; the snapshot is malformed")
         for attr in attrs:
             if attr in rec.state and not _same_value(rec.state[attr], getattr(module, attr)):
+                stored = rec.state[attr]
+                stored = stored.value.tolist() if isinstance(stored, _NumpyArray) else stored
                 raise UserError(
-                    f"{where}: {dotted}.{attr} is {_plain(rec.state[attr])!r} in the snapshot "
+                    f"{where}: {dotted}.{attr} is {_plain(stored)!r} in the snapshot "
                     f"but {getattr(module, attr)!r} from its settings; the snapshot was made by "
                     "code stylegen does not know, so it is not converted"
                 )
         for name in ("up_filter", "down_filter"):
             stored = (rec.state.get("_buffers") or {}).get(name)
             ours = getattr(module, name, None)
-            if stored is None or ours is None:
-                continue  # a missing one is reported by the state check
-            if stored.shape != ours.shape or (
-                (stored.to(torch.float32) - ours).abs().max() > FILTER_TOLERANCE
+            if not isinstance(stored, torch.Tensor) or ours is None:
+                continue  # a missing or malformed one is reported by the state check
+            # `not <=` so that NaN taps count as different.
+            if stored.shape != ours.shape or not (
+                (stored.to(torch.float32) - ours).abs().max() <= FILTER_TOLERANCE
             ):
                 raise UserError(
                     f"{where}: {dotted}.{name} differs from the filter its settings design; "
