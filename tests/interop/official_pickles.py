@@ -24,10 +24,11 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from stylegen.config import DiscriminatorConfig, GeneratorConfig
+from stylegen.config import DiscriminatorConfig, GeneratorConfig, StyleGAN3GeneratorConfig
 
 FAKE_SOURCE = "# stand-in for the official training/networks.py; never executed\n"
 
@@ -181,7 +182,73 @@ def discriminator_kwargs(
     return out
 
 
+# networks_stylegan3 signature defaults (facts from the official code).
+SG3_DEFAULTS = dict(
+    channel_base=32768,
+    channel_max=512,
+    num_layers=14,
+    num_critical=2,
+    first_cutoff=2,
+    first_stopband=2**2.1,
+    last_stopband_rel=2**0.3,
+    margin_size=10,
+    output_scale=0.25,
+    num_fp16_res=4,
+    conv_kernel=3,
+    filter_size=6,
+    lrelu_upsampling=2,
+    use_radial_filters=False,
+    conv_clamp=256,
+    magnitude_ema_beta=0.999,
+)
+
+
+def stylegan3_kwargs(cfg: StyleGAN3GeneratorConfig, omit_defaults: bool = False) -> dict:
+    """Init kwargs of an official networks_stylegan3.Generator, flat as train.py passes them."""
+    mapping = EasyDict(num_layers=cfg.mapping_layers)
+    _maybe(mapping, "w_avg_beta", cfg.w_avg_beta, 0.998, omit_defaults)
+    _maybe(mapping, "lr_multiplier", cfg.mapping_lr_multiplier, 0.01, omit_defaults)
+    out = dict(
+        z_dim=cfg.z_dim,
+        w_dim=cfg.w_dim,
+        mapping_kwargs=mapping,
+        c_dim=cfg.c_dim,
+        img_resolution=cfg.img_resolution,
+        img_channels=cfg.img_channels,
+    )
+    for name, default in SG3_DEFAULTS.items():
+        _maybe(out, name, getattr(cfg, name), default, omit_defaults)
+    return out
+
+
+def stylegan3_official_attributes(rec: Persistent, G: nn.Module) -> None:
+    """Give the records the attributes that only the official modules have (and drop ours)."""
+    cfg = G.config
+    synthesis = rec.child("synthesis")
+    del synthesis.state["specs"]
+    synthesis.state.update(
+        num_critical=cfg.num_critical, margin_size=cfg.margin_size, num_fp16_res=cfg.num_fp16_res
+    )
+    # The official modules keep sizes as [width, height] NumPy arrays.
+    inp = synthesis.child("input")
+    inp.state["size"] = np.broadcast_to(np.asarray(inp.state["size"]), [2])
+    for idx, name in enumerate(G.synthesis.layer_names):
+        layer = synthesis.child(name)
+        rate = G.synthesis.specs[idx].sampling_rate
+        layer.state["use_fp16"] = bool(rate * 2**cfg.num_fp16_res > cfg.img_resolution)
+        for key in ("in_size", "out_size"):
+            layer.state[key] = np.broadcast_to(np.asarray(layer.state[key]), [2])
+
+
+def stylegan3_record(G: nn.Module, omit_defaults: bool = False) -> Persistent:
+    rec = record_of(G, stylegan3_kwargs(G.config, omit_defaults))
+    stylegan3_official_attributes(rec, G)
+    return rec
+
+
 def network_record(model: nn.Module, flavour: str = "ada", omit_defaults: bool = False):
+    if isinstance(model.config, StyleGAN3GeneratorConfig):
+        return stylegan3_record(model, omit_defaults)
     if isinstance(model.config, GeneratorConfig):
         kwargs = generator_kwargs(model.config, flavour, omit_defaults)
     else:
@@ -229,12 +296,12 @@ def write_pickle(obj: Any, path: Path, protocol: int = 4) -> Path:
 
 
 def perturbed(model: nn.Module, seed: int, scale: float = 0.2) -> nn.Module:
-    """A copy with every parameter and buffer (but the fixed FIR filters) moved off its init."""
+    """A copy with every parameter and buffer (but the designed FIR filters) moved off its init."""
     model = copy.deepcopy(model).eval().requires_grad_(False)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, t in model.state_dict().items():
-            if name.endswith("resample_filter"):
+            if name.endswith(("resample_filter", "up_filter", "down_filter")):
                 continue
             t.add_(torch.randn(t.shape, generator=gen) * scale)
     return model

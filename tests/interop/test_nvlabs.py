@@ -259,15 +259,9 @@ def test_numpy_values_and_a_bare_network_pickle(tiny, tmp_path):
 # bad input: UserError from the library, one line and exit 2 from the CLI
 
 
-def _fake_stylegan3_generator(tiny) -> Persistent:
-    """A record tree with the shape of a networks_stylegan3 Generator (not loadable as ours)."""
-    G, _ = tiny
-    rec = network_record(G, "sg3")
-    synthesis = rec.child("synthesis")
-    synthesis.state["_modules"] = {
-        "input": record_of(torch.nn.Module(), class_name="SynthesisInput")
-    }
-    return rec
+def _augment_pipe_as_generator() -> Persistent:
+    """A known official class that is not a network we convert (an AugmentPipe)."""
+    return record_of(torch.nn.Module(), {"xflip": 1}, class_name="AugmentPipe")
 
 
 def _bad_files(tmp_path, tiny):
@@ -283,15 +277,16 @@ def _bad_files(tmp_path, tiny):
         "dict": (pickle.dumps({"G": 1}), "is a pickle of a dict, not an official StyleGAN"),
         "protocol2": (pickle.dumps({"G": 1}, protocol=2), "is a pickle of protocol 2"),
     }
-    sg3 = _write(tmp_path, snapshot_dict(dict(G_ema=_fake_stylegan3_generator(tiny), D=D)), "3.pkl")
-    files["stylegan3"] = (
-        sg3.read_bytes(),
-        "is a StyleGAN3 generator.*SynthesisInput.*cannot read yet",
+    aug = _write(tmp_path, snapshot_dict(dict(G_ema=_augment_pipe_as_generator(), D=D)), "a.pkl")
+    files["unsupported"] = (
+        aug.read_bytes(),
+        "G_ema in .* is a StyleGAN2-ADA augmentation pipeline, which stylegen cannot read yet "
+        r"\(supported: .*StyleGAN3 generator\)",
     )
     return files
 
 
-BAD = ["not-a-pickle", "text", "truncated", "empty", "list", "dict", "protocol2", "stylegan3"]
+BAD = ["not-a-pickle", "text", "truncated", "empty", "list", "dict", "protocol2", "unsupported"]
 
 
 @pytest.mark.parametrize("kind", BAD)
@@ -317,10 +312,10 @@ def test_bad_input_cli_one_line_exit_2(tiny, tmp_path, capsys, kind):
     assert capsys.readouterr().err.count("\n") == 1
 
 
-def test_stylegan3_snapshot_still_gives_its_discriminator(tiny, tmp_path):
+def test_unsupported_generator_still_gives_its_discriminator(tiny, tmp_path):
     G, D = tiny
-    path = _write(tmp_path, snapshot_dict(dict(G_ema=_fake_stylegan3_generator(tiny), D=D)))
-    assert nvlabs.read_snapshot(path).kind("G_ema") == "stylegan3.Generator"
+    path = _write(tmp_path, snapshot_dict(dict(G_ema=_augment_pipe_as_generator(), D=D)))
+    assert nvlabs.read_snapshot(path).kind("G_ema") == "stylegan2.AugmentPipe"
     assert_same_outputs(G, G, D, nvlabs.load_network(path, which="D"))
 
 

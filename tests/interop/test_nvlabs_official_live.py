@@ -6,6 +6,9 @@ moves their weights off the init, pickles them exactly like the official trainin
 (`pickle.dump` of a dict of deep copies, including a real AugmentPipe) and records their outputs
 for fixed inputs with `force_fp32=True`. We read the pickle with our restricted reader and compare
 images (G and G_ema, truncation 1 and 0.7, noise_mode='const') and D logits: max abs diff <= 1e-4.
+With a stylegan3 checkout, networks_stylegan3 generators (configs T and R, with and without
+labels, and as `--fp32` writes them) are compared too, including an image under the user transform
+that the official gen_images.py sets for `--translate 0.1,0 --rotate 10`.
 Nothing from the official code is part of stylegen; this test only drives a checkout you supply.
 """
 
@@ -20,6 +23,8 @@ import torch
 
 import stylegen
 from stylegen.interop import nvlabs
+from stylegen.models import Discriminator
+from stylegen.models.stylegan3 import Generator as Generator3
 from tests.interop.official_pickles import snapshot_dict, write_pickle
 
 REPO = os.environ.get("STYLEGEN_NVLABS_REPO")
@@ -57,11 +62,53 @@ CASES = {
     ),
 }
 
+# StyleGAN3 generators (networks_stylegan3, stylegan3 checkouts only), with the kwargs the
+# official train.py passes for --cfg=stylegan3-t / stylegan3-r (batch 32), at 16x16 with the
+# default 14 layers; the snapshot's D is a networks_stylegan2 Discriminator as in train.py.
+SG3_EMA_BETA = 0.5 ** (32 / (20 * 1e3))
+SG3_CASES = {
+    "stylegan3-t-uncond": dict(
+        c_dim=0,
+        res=16,
+        G=dict(channel_base=1024, channel_max=32, magnitude_ema_beta=SG3_EMA_BETA),
+        D=dict(channel_base=512, channel_max=32),
+    ),
+    "stylegan3-r-cond": dict(
+        c_dim=3,
+        res=16,
+        G=dict(
+            channel_base=2048,
+            channel_max=64,
+            magnitude_ema_beta=SG3_EMA_BETA,
+            conv_kernel=1,
+            use_radial_filters=True,
+        ),
+        D=dict(channel_base=512, channel_max=32),
+        D_mapping=dict(num_layers=2),
+    ),
+    "stylegan3-t-cond-fp32": dict(  # train.py --fp32: no float16 layers, no clamping
+        c_dim=2,
+        res=16,
+        G=dict(
+            channel_base=1024,
+            channel_max=32,
+            magnitude_ema_beta=SG3_EMA_BETA,
+            num_fp16_res=0,
+            conv_clamp=None,
+        ),
+        D=dict(channel_base=512, channel_max=32, num_fp16_res=0, conv_clamp=None),
+    ),
+}
+TRANSFORM = dict(translate=(0.1, 0.0), rotate=10.0)  # as `generate --translate 0.1,0 --rotate 10`
+HAS_SG3 = bool(REPO) and Path(REPO, "training", "networks_stylegan3.py").exists()
+
 DRIVER = r"""
 import copy, json, pickle, sys
+import numpy as np
 import torch
 
 repo, out_dir, cases = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+sg3_cases, transform = json.loads(sys.argv[4]), json.loads(sys.argv[5])
 sys.path.insert(0, repo)
 import dnnlib
 from training.augment import AugmentPipe
@@ -76,7 +123,7 @@ def perturb(module, seed):
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, t in list(module.named_parameters()) + list(module.named_buffers()):
-            if not name.endswith('resample_filter'):
+            if not name.endswith(('resample_filter', 'up_filter', 'down_filter')):
                 t.add_(torch.randn(t.shape, generator=gen) * 0.2)
 
 for name, case in cases.items():
@@ -131,6 +178,70 @@ for name, case in cases.items():
         D_conv_clamp=D.b4.conv.conv_clamp,
     )
     torch.save(out, f'{out_dir}/{name}.pt')
+
+if sg3_cases:
+    from training import networks_stylegan3
+for name, case in sg3_cases.items():
+    E = dnnlib.EasyDict
+    G = networks_stylegan3.Generator(z_dim=32, w_dim=32, mapping_kwargs=E(num_layers=2),
+                                     c_dim=case['c_dim'], img_resolution=case['res'],
+                                     img_channels=3, **case['G']).train().requires_grad_(False)
+    D = networks.Discriminator(c_dim=case['c_dim'], img_resolution=case['res'], img_channels=3,
+                               **case['D'], block_kwargs=E(freeze_layers=0),
+                               mapping_kwargs=E(case.get('D_mapping', {})),
+                               epilogue_kwargs=E(mbstd_group_size=4)).train().requires_grad_(False)
+    perturb(G, 1)
+    perturb(D, 2)
+    with torch.no_grad():  # magnitude EMAs must stay positive; identity user transform
+        for module in G.modules():
+            if hasattr(module, 'magnitude_ema'):
+                module.magnitude_ema.abs_().add_(0.1)
+        G.synthesis.input.transform.copy_(torch.eye(3))
+    G_ema = copy.deepcopy(G).eval()
+    perturb(G_ema, 3)
+    with torch.no_grad():
+        for module in G_ema.modules():
+            if hasattr(module, 'magnitude_ema'):
+                module.magnitude_ema.abs_().add_(0.1)
+        G_ema.synthesis.input.transform.copy_(torch.eye(3))
+    snapshot = dict(G=G, D=D, G_ema=G_ema, augment_pipe=None)
+    snapshot = {k: copy.deepcopy(v).eval().requires_grad_(False).cpu() if v is not None else None
+                for k, v in snapshot.items()}
+    snapshot['training_set_kwargs'] = dict(E(class_name='training.dataset.ImageFolderDataset',
+        path='/data/x.zip', use_labels=case['c_dim'] > 0, max_size=100, xflip=False,
+        resolution=case['res']))
+    with open(f'{out_dir}/{name}.pkl', 'wb') as f:
+        pickle.dump(snapshot, f)
+
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn([4, 32], generator=gen)
+    c = torch.eye(case['c_dim'])[torch.arange(4) % case['c_dim']] if case['c_dim'] else None
+    out = dict(z=z)
+    if c is not None:
+        out['c'] = c
+    G.eval()
+    with torch.no_grad():
+        for key, net in [('G', G), ('G_ema', G_ema)]:
+            for psi in (1.0, 0.7):
+                out[f'{key}.psi{psi}'] = net(z, c, truncation_psi=psi, noise_mode='const',
+                                             force_fp32=True)
+        # The official gen_images.py: the inverse of [[cos, sin, tx], [-sin, cos, ty], [0, 0, 1]].
+        a = np.radians(transform['rotate'])
+        tx, ty = transform['translate']
+        m = np.array([[np.cos(a), np.sin(a), tx], [-np.sin(a), np.cos(a), ty], [0, 0, 1]])
+        G_ema.synthesis.input.transform.copy_(torch.from_numpy(np.linalg.inv(m)))
+        out['G_ema.transform'] = G_ema(z, c, noise_mode='const', force_fp32=True)
+    first = getattr(G.synthesis, G.synthesis.layer_names[0])
+    out['settings'] = dict(
+        conv_kernel=first.conv_kernel,
+        use_radial_filters=bool(first.down_radial),
+        magnitude_ema_beta=first.magnitude_ema_beta,
+        conv_clamp=first.conv_clamp,
+        num_fp16_res=G.synthesis.num_fp16_res,
+        w_avg_beta=G.mapping.w_avg_beta,
+        num_layers=G.synthesis.num_layers,
+    )
+    torch.save(out, f'{out_dir}/{name}.pt')
 """
 
 
@@ -142,7 +253,15 @@ def official_outputs(tmp_path_factory):
     driver = out / "driver.py"
     driver.write_text(DRIVER)
     proc = subprocess.run(
-        [sys.executable, str(driver), REPO, str(out), json.dumps(CASES)],
+        [
+            sys.executable,
+            str(driver),
+            REPO,
+            str(out),
+            json.dumps(CASES),
+            json.dumps(SG3_CASES if HAS_SG3 else {}),
+            json.dumps(TRANSFORM),
+        ],
         cwd=out,
         capture_output=True,
         text=True,
@@ -179,6 +298,42 @@ def test_matches_official_code(official_outputs, case):
     assert ref["G.psi1.0"].std() > 0.01
     assert (ref["G.psi1.0"] - ref["G_ema.psi1.0"]).abs().max() > 0.01
     assert (ref["D.real"] - ref["D.fake"]).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("case", sorted(SG3_CASES))
+def test_stylegan3_matches_official_code(official_outputs, case):
+    if not HAS_SG3:
+        pytest.skip(f"{REPO} is a stylegan2-ada-pytorch checkout; StyleGAN3 needs stylegan3")
+    pkl = official_outputs / f"{case}.pkl"
+    ref = torch.load(official_outputs / f"{case}.pt", weights_only=True)
+    z, c = ref["z"], ref.get("c")
+    diffs = {}
+    with torch.no_grad():
+        for which in ("G", "G_ema"):
+            G = stylegen.load(pkl, which=which)
+            assert isinstance(G, Generator3)
+            for psi in (1.0, 0.7):
+                img = G(z, c, truncation_psi=psi, noise_mode="const")
+                diffs[f"{which}.psi{psi}"] = (img - ref[f"{which}.psi{psi}"]).abs().max().item()
+        G.set_transform(TRANSFORM["translate"], TRANSFORM["rotate"])
+        diffs["G_ema.transform"] = (G(z, c) - ref["G_ema.transform"]).abs().max().item()
+        cfg = G.config
+        settings = dict(
+            conv_kernel=cfg.conv_kernel,
+            use_radial_filters=cfg.use_radial_filters,
+            magnitude_ema_beta=cfg.magnitude_ema_beta,
+            conv_clamp=cfg.conv_clamp,
+            num_fp16_res=cfg.num_fp16_res,
+            w_avg_beta=cfg.w_avg_beta,
+            num_layers=cfg.num_layers,
+        )
+        assert isinstance(stylegen.load(pkl, which="D"), Discriminator)
+    print(f"\n{Path(REPO).name} {case}: max abs diff {json.dumps(diffs)}")
+    assert settings == ref["settings"]
+    assert max(diffs.values()) <= 1e-4, diffs
+    assert ref["G.psi1.0"].std() > 0.01
+    assert (ref["G.psi1.0"] - ref["G_ema.psi1.0"]).abs().max() > 0.01
+    assert (ref["G_ema.transform"] - ref["G_ema.psi1.0"]).abs().max() > 0.01
 
 
 def _layout(path: Path) -> tuple[set, dict]:
@@ -223,3 +378,27 @@ def test_fixture_pickles_have_the_official_layout(official_outputs, tmp_path):
         # Without num_fp16_res in a D's kwargs we store its number of fp16 blocks instead (the
         # same effect; it only matters for float16 training anyway).
         assert set(our_kwargs) - {"num_fp16_res"} == set(kwargs) - {"num_fp16_res"}
+
+
+def test_stylegan3_fixture_pickles_have_the_official_layout(official_outputs, tmp_path):
+    """official_pickles.py writes StyleGAN3 generators as the official code does, and every
+    attribute the reader takes from the official modules exists there."""
+    if not HAS_SG3:
+        pytest.skip(f"{REPO} is a stylegan2-ada-pytorch checkout; StyleGAN3 needs stylegan3")
+    official = official_outputs / "stylegan3-r-cond.pkl"
+    nets = {which: stylegen.load(official, which=which) for which in ("G", "D", "G_ema")}
+    ours = write_pickle(snapshot_dict(nets, flavour="sg3", omit_defaults=True), tmp_path / "o.pkl")
+    official_names, official_networks = _layout(official)
+    our_names, our_networks = _layout(ours)
+    assert our_names <= official_names
+    for which in ("G", "G_ema"):
+        assert our_networks[which] == official_networks[which]
+    record = nvlabs.read_snapshot(official).record("G_ema")
+    synthesis = record.child("synthesis")
+    for name in synthesis.state["layer_names"]:
+        assert set(nvlabs._SG3_LAYER_ATTRS) <= set(synthesis.child(name).state), name
+    assert set(nvlabs._SG3_INPUT_ATTRS) <= set(synthesis.child("input").state)
+    first = f"synthesis.{synthesis.state['layer_names'][0]}"
+    for owner, attr in nvlabs.SG3_STORED.values():
+        assert attr in record.descendant(first if owner == "L0" else owner).state, (owner, attr)
+    assert "bias_gain" in record.descendant("mapping.fc0").state

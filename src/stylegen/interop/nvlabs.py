@@ -16,8 +16,9 @@ are opened with `torch.load(weights_only=True)`, tensors are rebuilt after a bou
 scalars/arrays and EasyDicts become plain values. Any other global is refused with a UserError
 that names it. The official init kwargs are then translated into our config dataclasses (an
 unknown kwarg is an error), our module is built and its state is filled by parameter name, with
-every name and shape checked. Parameter and buffer names of our StyleGAN2 modules equal the
-official ones (models/stylegan2.py, models/discriminator.py), so the mapping is 1:1.
+every name and shape checked. Parameter and buffer names of our StyleGAN2 and StyleGAN3 modules
+equal the official ones (models/stylegan2.py, models/discriminator.py, models/stylegan3.py), so
+the mapping is 1:1.
 
 Kwargs accepted although they have no effect on our float32 inference: `num_fp16_res` (kept in
 the config; we always compute in float32, like the official code with `force_fp32=True` or on a
@@ -29,6 +30,21 @@ the value the official module stored on itself (`mapping.w_avg_beta`, the layers
 the synthesis network's `num_fp16_res`, else the number of float16 blocks), because the two
 official code bases have different defaults for them. A D's `mbstd_group_size=None` (the whole
 minibatch) becomes our 0, which means the same.
+
+StyleGAN3 generators (Karras et al. 2021, "Alias-Free Generative Adversarial Networks";
+networks_stylegan3, told apart from StyleGAN2 by their `SynthesisInput` record) take every
+synthesis kwarg flat; settings absent from the kwargs come from the official modules (synthesis
+`num_layers`, `num_critical`, `margin_size`, `output_scale`, `num_fp16_res`, the input's
+`bandwidth` = first_cutoff, the first layer's `conv_kernel`, `down_radial`, `conv_clamp`,
+`magnitude_ema_beta`, the mapping's `num_layers`, `w_avg_beta` and its first layer's bias gain =
+lr_multiplier), or, where no module stores them (channel_base/max, first_stopband,
+last_stopband_rel, filter_size, lrelu_upsampling), from the official signature defaults. The
+built network is then checked against the snapshot: layer names, every layer's channels, sizes,
+sampling rates, cutoffs, half-widths, tap counts, padding, and the designed up/down filters
+(within FILTER_TOLERANCE; the stored ones are loaded, as are the random `freqs`/`phases`, the user
+`transform` and the learned `magnitude_ema`). `num_fp16_res` and the layers' `use_fp16` only
+pick float16 on CUDA and do not change our float32 inference. The stylegan2 kwarg
+`fused_modconv_default` is unknown to networks_stylegan3 and therefore refused there.
 
 To support another official architecture, add its translator to `OFFICIAL_NETWORKS` (keyed by
 `<family>.<class name>`, see `network_kind`) and its class names to `KNOWN_CLASS_NAMES`.
@@ -112,7 +128,7 @@ KIND_DESCRIPTIONS = {
     "stylegan2.Discriminator": "StyleGAN2 discriminator",
     "stylegan3.Generator": "StyleGAN3 generator (a SynthesisNetwork that starts with a "
     "SynthesisInput, networks_stylegan3)",
-    "stylegan2.AugmentPipe": "ADA augmentation pipeline",
+    "stylegan2.AugmentPipe": "StyleGAN2-ADA augmentation pipeline",
 }
 
 
@@ -432,6 +448,8 @@ class Snapshot:
             raise UserError(f"{where}: {exc}") from None
         except (TypeError, ValueError, AssertionError, RuntimeError) as exc:
             raise UserError(f"{where}: its settings do not build a network ({exc})") from None
+        if entry.check is not None:
+            entry.check(model, record, where)
         _load_state(model, record, where)
         model.checkpoint_metadata = self.metadata(which)
         return model.eval().requires_grad_(False)
@@ -832,16 +850,194 @@ def _make_config(cls: type, values: dict[str, Any], where: str) -> Any:
         raise UserError(f"{where}: bad init kwargs ({exc})") from None
 
 
+# ---------------------------------------------------------------------------------------------
+# StyleGAN3 (networks_stylegan3.Generator)
+
+# Official signature defaults of settings that no official module stores on itself; the
+# consistency check below compares every layer's resulting frequencies with the snapshot's.
+SG3_SIGNATURE_DEFAULTS = dict(
+    channel_base=32768,
+    channel_max=512,
+    first_stopband=2**2.1,
+    last_stopband_rel=2**0.3,
+    filter_size=6,
+    lrelu_upsampling=2,
+)
+# Synthesis settings absent from the kwargs: where the official module stored the value its
+# defaults resolved to ("L0" is the first synthesis layer, named by `synthesis.layer_names`).
+SG3_STORED = dict(
+    num_layers=("synthesis", "num_layers"),
+    num_critical=("synthesis", "num_critical"),
+    first_cutoff=("synthesis.input", "bandwidth"),
+    margin_size=("synthesis", "margin_size"),
+    output_scale=("synthesis", "output_scale"),
+    num_fp16_res=("synthesis", "num_fp16_res"),
+    conv_kernel=("L0", "conv_kernel"),
+    use_radial_filters=("L0", "down_radial"),  # the first layer is never critically sampled
+    conv_clamp=("L0", "conv_clamp"),
+    magnitude_ema_beta=("L0", "magnitude_ema_beta"),
+)
+
+
+def _sg3_first_layer(record: PersistentRecord, where: str) -> str:
+    names = _effective(record, "synthesis", "layer_names", where)
+    if not (isinstance(names, (list, tuple)) and names and isinstance(names[0], str)):
+        raise UserError(f"{where}: synthesis.layer_names is malformed")
+    return f"synthesis.{names[0]}"
+
+
+def stylegan3_generator_config(record: PersistentRecord, where: str) -> Any:
+    """stylegan3 `training.networks_stylegan3.Generator` (configs T and R)."""
+    from stylegen.config import StyleGAN3GeneratorConfig
+
+    _check_positional(record, where)
+    kw = _Kwargs(record.init_kwargs, where)
+    dims = {n: kw.take(n) for n in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")}
+    mapping = _Kwargs(kw.take_dict("mapping_kwargs"), f"{where} mapping_kwargs")
+    # The official Generator passes every other kwarg on to SynthesisNetwork / SynthesisLayer.
+    synth = _Kwargs(kw.rest(), f"{where} synthesis kwargs")
+    first_layer = _sg3_first_layer(record, where)
+    config: dict[str, Any] = {}
+    for name, default in SG3_SIGNATURE_DEFAULTS.items():
+        config[name] = synth.take(name, default)
+    for name, (owner, attr) in SG3_STORED.items():
+        value = synth.take(name, _ABSENT)
+        if value is _ABSENT:
+            value = _effective(record, first_layer if owner == "L0" else owner, attr, where)
+        config[name] = value
+    synth.finish()
+
+    w_avg_beta = mapping.take("w_avg_beta", _ABSENT)
+    if w_avg_beta is _ABSENT:
+        w_avg_beta = _effective(record, "mapping", "w_avg_beta", where)
+    if w_avg_beta is None:
+        raise UserError(f"{where}: w_avg_beta=None (no W average) is not supported")
+    num_layers = mapping.take("num_layers", _ABSENT)
+    if num_layers is _ABSENT:
+        num_layers = _effective(record, "mapping", "num_layers", where)
+    lr_multiplier = mapping.take("lr_multiplier", _ABSENT)
+    if lr_multiplier is _ABSENT:  # the official dense layers keep it as their bias gain
+        lr_multiplier = _effective(record, "mapping.fc0", "bias_gain", where)
+    mapping.finish()
+    config.update(
+        mapping_layers=num_layers, mapping_lr_multiplier=lr_multiplier, w_avg_beta=w_avg_beta
+    )
+    config["use_radial_filters"] = bool(config["use_radial_filters"])
+    return _make_config(StyleGAN3GeneratorConfig, {**dims, **config}, where)
+
+
+# Attributes of the official modules that our rebuilt modules must reproduce exactly.
+_SG3_LAYER_ATTRS = (
+    "is_torgb",
+    "is_critically_sampled",
+    "in_channels",
+    "out_channels",
+    "in_size",
+    "out_size",
+    "in_sampling_rate",
+    "out_sampling_rate",
+    "tmp_sampling_rate",
+    "in_cutoff",
+    "out_cutoff",
+    "in_half_width",
+    "out_half_width",
+    "conv_kernel",
+    "up_factor",
+    "down_factor",
+    "up_taps",
+    "down_taps",
+    "down_radial",
+    "padding",
+    "conv_clamp",
+    "magnitude_ema_beta",
+)
+_SG3_INPUT_ATTRS = ("channels", "size", "sampling_rate", "bandwidth")
+FILTER_TOLERANCE = 1e-6  # designed vs stored filter taps (scipy versions differ by ~1e-16)
+
+
+def _same_value(stored: Any, ours: Any) -> bool:
+    """An official attribute (Python or NumPy value, [w, h] size arrays) equals ours."""
+    if isinstance(stored, _NumpyArray):
+        stored = stored.value
+    if isinstance(stored, np.ndarray):
+        values = [v.item() for v in stored.reshape(-1)]
+        if not isinstance(ours, (list, tuple)):  # [w, h] of a square map vs our int size
+            return bool(values) and all(_same_value(v, ours) for v in values)
+        stored = values
+    if isinstance(ours, (list, tuple)):
+        return (
+            isinstance(stored, (list, tuple))
+            and len(stored) == len(ours)
+            and all(_same_value(a, b) for a, b in zip(stored, ours))
+        )
+    if isinstance(ours, bool) or isinstance(stored, bool):
+        return bool(stored) == bool(ours) and isinstance(stored, (bool, int))
+    if isinstance(ours, (int, float)) and isinstance(stored, (int, float)):
+        return math.isclose(stored, ours, rel_tol=1e-9, abs_tol=1e-12)
+    return stored == ours
+
+
+def check_stylegan3(model: nn.Module, record: PersistentRecord, where: str) -> None:
+    """The network our config builds is the one in the snapshot: layer names, sampling rates,
+    cutoffs, sizes, paddings and the designed low-pass filters all agree.
+
+    The filters are buffers of the official layers, so `_load_state` loads them too; they are
+    recomputed from the settings here and must agree within FILTER_TOLERANCE, else the settings
+    we derived do not describe the snapshot. (`transform`, `freqs`, `phases`, `magnitude_ema` and
+    `w_avg` are random or learned, so they are only loaded.)
+    """
+    synthesis = model.synthesis
+    stored_names = _effective(record, "synthesis", "layer_names", where)
+    if list(stored_names) != list(synthesis.layer_names):
+        raise UserError(
+            f"{where}: its synthesis layers {list(stored_names)} are not the ones its settings "
+            f"give ({synthesis.layer_names}); the snapshot is inconsistent"
+        )
+    checks: list[tuple[str, nn.Module, tuple[str, ...]]] = [
+        ("synthesis.input", synthesis.input, _SG3_INPUT_ATTRS)
+    ]
+    checks += [(f"synthesis.{n}", getattr(synthesis, n), _SG3_LAYER_ATTRS) for n in stored_names]
+    for dotted, module, attrs in checks:
+        rec = record.descendant(dotted)
+        if rec is None:
+            raise UserError(f"{where}: {dotted} is missing; the snapshot is malformed")
+        for attr in attrs:
+            if attr in rec.state and not _same_value(rec.state[attr], getattr(module, attr)):
+                stored = rec.state[attr]
+                stored = stored.value.tolist() if isinstance(stored, _NumpyArray) else stored
+                raise UserError(
+                    f"{where}: {dotted}.{attr} is {_plain(stored)!r} in the snapshot "
+                    f"but {getattr(module, attr)!r} from its settings; the snapshot was made by "
+                    "code stylegen does not know, so it is not converted"
+                )
+        for name in ("up_filter", "down_filter"):
+            stored = (rec.state.get("_buffers") or {}).get(name)
+            ours = getattr(module, name, None)
+            if not isinstance(stored, torch.Tensor) or ours is None:
+                continue  # a missing or malformed one is reported by the state check
+            # `not <=` so that NaN taps count as different.
+            if stored.shape != ours.shape or not (
+                (stored.to(torch.float32) - ours).abs().max() <= FILTER_TOLERANCE
+            ):
+                raise UserError(
+                    f"{where}: {dotted}.{name} differs from the filter its settings design; "
+                    "the snapshot was made by code stylegen does not know, so it is not converted"
+                )
+
+
 @dataclass(frozen=True)
 class OfficialNetwork:
-    """How one official network kind becomes ours: our class and an init-kwargs translator."""
+    """How one official network kind becomes ours: our class, an init-kwargs translator and an
+    optional check of the built module against the record (before its state is loaded)."""
 
     description: str
     model_cls: type[nn.Module]
     translate: Callable[[PersistentRecord, str], Any]
+    check: Callable[[nn.Module, PersistentRecord, str], None] | None = None
 
 
 def _stylegan2_networks() -> dict[str, OfficialNetwork]:
+    from stylegen.models import stylegan3
     from stylegen.models.discriminator import Discriminator
     from stylegen.models.stylegan2 import Generator
 
@@ -849,6 +1045,9 @@ def _stylegan2_networks() -> dict[str, OfficialNetwork]:
         "stylegan2.Generator": OfficialNetwork("StyleGAN2 generator", Generator, generator_config),
         "stylegan2.Discriminator": OfficialNetwork(
             "StyleGAN2 discriminator", Discriminator, discriminator_config
+        ),
+        "stylegan3.Generator": OfficialNetwork(
+            "StyleGAN3 generator", stylegan3.Generator, stylegan3_generator_config, check_stylegan3
         ),
     }
 
