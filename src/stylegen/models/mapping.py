@@ -12,7 +12,7 @@ from torch import nn
 
 from stylegen.models.layers import FullyConnectedLayer, normalize_2nd_moment
 
-__all__ = ["MappingNetwork"]
+__all__ = ["MappingNetwork", "generator_mapping"]
 
 
 class MappingNetwork(nn.Module):
@@ -89,3 +89,16 @@ class MappingNetwork(nn.Module):
 
     def extra_repr(self) -> str:
         return f"z_dim={self.z_dim}, c_dim={self.c_dim}, w_dim={self.w_dim}, num_ws={self.num_ws}"
+
+
+def generator_mapping(config, num_ws: int) -> MappingNetwork:
+    """The mapping network of a StyleGAN2 or StyleGAN3 generator config (they share its fields)."""
+    return MappingNetwork(
+        z_dim=config.z_dim,
+        c_dim=config.c_dim,
+        w_dim=config.w_dim,
+        num_ws=num_ws,
+        num_layers=config.mapping_layers,
+        lr_multiplier=config.mapping_lr_multiplier,
+        w_avg_beta=config.w_avg_beta,
+    )

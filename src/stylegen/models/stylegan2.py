@@ -23,7 +23,7 @@ from stylegen.models.layers import (
     Conv2dLayer,
     FullyConnectedLayer,
 )
-from stylegen.models.mapping import MappingNetwork
+from stylegen.models.mapping import generator_mapping
 from stylegen.models.precision import block_dtype, block_memory_format, fp16_resolution
 from stylegen.ops import ACTIVATIONS, bias_act, modulated_conv2d, setup_filter, upsample2d
 
@@ -315,15 +315,7 @@ class Generator(ConfiguredModule):
             num_fp16_res=config.num_fp16_res,
         )
         self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(
-            z_dim=config.z_dim,
-            c_dim=config.c_dim,
-            w_dim=config.w_dim,
-            num_ws=self.num_ws,
-            num_layers=config.mapping_layers,
-            lr_multiplier=config.mapping_lr_multiplier,
-            w_avg_beta=config.w_avg_beta,
-        )
+        self.mapping = generator_mapping(config, self.num_ws)
 
     def forward(
         self,

@@ -34,7 +34,7 @@ from torch import nn
 from stylegen.config import StyleGAN3GeneratorConfig
 from stylegen.models.base import ConfiguredModule
 from stylegen.models.layers import FullyConnectedLayer
-from stylegen.models.mapping import MappingNetwork
+from stylegen.models.mapping import generator_mapping
 from stylegen.ops import filtered_lrelu
 
 __all__ = [
@@ -434,15 +434,7 @@ class Generator(ConfiguredModule):
         # Built before the mapping network so state_dict order matches official snapshots.
         self.synthesis = SynthesisNetwork(config)
         self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(
-            z_dim=config.z_dim,
-            c_dim=config.c_dim,
-            w_dim=config.w_dim,
-            num_ws=self.num_ws,
-            num_layers=config.mapping_layers,
-            lr_multiplier=config.mapping_lr_multiplier,
-            w_avg_beta=config.w_avg_beta,
-        )
+        self.mapping = generator_mapping(config, self.num_ws)
 
     def forward(
         self,
