@@ -235,5 +235,5 @@ def test_save_atomic_failure_leaves_nothing(tmp_path):
             raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError, match="disk full"):
-        stats_mod._save_atomic(_Broken(), tmp_path / "x.png")
+        stats_mod.save_figure_atomic(_Broken(), tmp_path / "x.png")
     assert list(tmp_path.iterdir()) == []

@@ -20,13 +20,13 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from stylegen.errors import UserError
+from stylegen.training.stats import save_figure_atomic
 
 __all__ = [
     "METRICS_FILE",
@@ -177,16 +177,7 @@ def plot_metrics(jsonl: str | os.PathLike, out_png: str | os.PathLike) -> Path |
         ax.set_title(name, fontsize=10)
         ax.grid(True, alpha=0.3)
     axes[-1].set_xlabel("kimg")
-    out = Path(out_png)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=100)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return save_figure_atomic(fig, Path(out_png))
 
 
 # --------------------------------------------------------------------------------------------

@@ -420,10 +420,10 @@ def plot_losses(
             ax.legend(loc="best", fontsize=8)
         axes[-1].set_xlabel("kimg")
 
-    return _save_atomic(fig, Path(out_png))
+    return save_figure_atomic(fig, Path(out_png))
 
 
-def _save_atomic(fig: Any, out: Path) -> Path:
+def save_figure_atomic(fig: Any, out: Path) -> Path:
     """Save ``fig`` as PNG to a temporary file in ``out``'s folder, then rename it to ``out``."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
