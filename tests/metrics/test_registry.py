@@ -31,8 +31,9 @@ Z_FULL = (("sampling", "full"), ("space", "z"))
 )
 def test_builtin_families(name, spec):
     assert parse_metric_name(name) == spec
-    kinds = [d.kind for d in list_metrics()][:7]
-    assert kinds == ["fid", "kid", "pr", "is", "ppl", "eqt", "eqr"]
+    # Registration order depends on which module a test session imports first; the set does not.
+    kinds = {d.kind for d in list_metrics()}
+    assert kinds >= {"fid", "kid", "pr", "is", "ppl", "eqt", "eqr"}
 
 
 def test_name_lists():
