@@ -199,3 +199,15 @@ def test_cli_resume_extends_the_schedule(run, tmp_path, capsys):
 def test_stylegan_train_resume_points_to_the_cyclegan_command(run, capsys):
     assert main(["train", "--resume", str(run)]) == 2
     _one_line_error(capsys, "is a CycleGAN run", "stylegen cyclegan train --resume")
+
+
+def test_load_of_a_cyclegan_run_names_a_generator_to_load(run):
+    import stylegen
+    from stylegen.errors import UserError
+
+    snap = sorted(run.glob("snapshot-*"))[-1]
+    with pytest.raises(UserError, match=r"CycleGAN run or snapshot .*G_AB"):
+        stylegen.load(run)
+    with pytest.raises(UserError, match=r"CycleGAN run or snapshot .*G_AB"):
+        stylegen.load(snap)
+    assert stylegen.load(snap / "G_AB").config.direction == "a2b"

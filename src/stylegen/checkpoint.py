@@ -136,9 +136,23 @@ def resolve(path: str | os.PathLike) -> Path:
     snapshots = sorted(p for p in path.glob("snapshot-*") if (p / CONFIG_FILE).exists())
     if snapshots:
         return snapshots[-1]
+    generator = _cyclegan_generator(path)
+    if generator is not None:
+        raise UserError(
+            f"{path} is a CycleGAN run or snapshot holding two generators; load one of them, "
+            f"e.g. {generator}, or use `stylegen translate --network {path}`"
+        )
     raise UserError(
         f"{path} has no {CONFIG_FILE}: it is neither a checkpoint nor a run folder with snapshots"
     )
+
+
+def _cyclegan_generator(path: Path) -> Path | None:
+    """G_AB of a CycleGAN snapshot folder, or of a CycleGAN run's newest snapshot; else None."""
+    for folder in [path, *sorted(path.glob("snapshot-*"), reverse=True)]:
+        if (folder / "G_AB" / CONFIG_FILE).exists():
+            return folder / "G_AB"
+    return None
 
 
 def read_config(path: str | os.PathLike) -> dict[str, Any]:
