@@ -520,8 +520,4 @@ DEMO_CONFIG = TrainConfig(
     cond=False,
     kimg=42.0,
     snap=10,
-    # 42 kimg never shows D the same image twice (70k images; 4 passes over the 10k subset), so
-    # there is no overfitting for ADA to fight, and its augmentations only slowed learning down
-    # (FID@2k 66.7 with ADA, 56.7 without, benchmarks/RESULTS.md).
-    aug="none",
 )
