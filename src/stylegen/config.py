@@ -175,6 +175,16 @@ def _paper(fmaps: float, mbstd: int, resolution: int) -> ArchPreset:
     )
 
 
+def _stylegan3(arch: str, what: str) -> ArchPreset:
+    return ArchPreset(
+        description=f"StyleGAN3-{arch[-1].upper()} paper config ({what})",
+        G=dict(channel_base=32768, channel_max=512, mapping_layers=2),
+        D=dict(channel_base=32768, channel_max=512, mbstd_group_size=4),
+        resolution=256,
+        arch=arch,
+    )
+
+
 ARCH_PRESETS: dict[str, ArchPreset] = {
     "tiny": ArchPreset(
         description="a few thousand parameters, for tests",
@@ -215,20 +225,8 @@ ARCH_PRESETS: dict[str, ArchPreset] = {
     # StyleGAN3 (Karras et al. 2021), official train.py --cfg=stylegan3-t/-r: 2-layer mapping,
     # cbase 32768, cmax 512 (doubled for R by the arch), mbstd group 4. Designed for 256x256
     # (docs/configs.md: FFHQ-U 256, gamma 2).
-    "stylegan3-t": ArchPreset(
-        description="StyleGAN3-T paper config (translation equivariant, 3x3 convs)",
-        G=dict(channel_base=32768, channel_max=512, mapping_layers=2),
-        D=dict(channel_base=32768, channel_max=512, mbstd_group_size=4),
-        resolution=256,
-        arch="stylegan3-t",
-    ),
-    "stylegan3-r": ArchPreset(
-        description="StyleGAN3-R paper config (rotation equivariant, 1x1 convs, radial filters)",
-        G=dict(channel_base=32768, channel_max=512, mapping_layers=2),
-        D=dict(channel_base=32768, channel_max=512, mbstd_group_size=4),
-        resolution=256,
-        arch="stylegan3-r",
-    ),
+    "stylegan3-t": _stylegan3("stylegan3-t", "translation equivariant, 3x3 convs"),
+    "stylegan3-r": _stylegan3("stylegan3-r", "rotation equivariant, 1x1 convs, radial filters"),
     # Sized for a 2-core CPU: 32x32, at most 32 channels, 8 synthesis layers.
     "stylegan3-t-cpu": ArchPreset(
         description="32x32 StyleGAN3-T sized for training on a 2-core CPU",

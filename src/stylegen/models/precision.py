@@ -19,7 +19,13 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["REDUCED_DTYPE", "fp16_resolution", "set_reduced_precision", "block_dtype"]
+__all__ = [
+    "REDUCED_DTYPE",
+    "block_dtype",
+    "block_memory_format",
+    "fp16_resolution",
+    "set_reduced_precision",
+]
 
 REDUCED_DTYPE = torch.bfloat16
 logger = logging.getLogger(__name__)
