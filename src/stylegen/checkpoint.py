@@ -10,12 +10,8 @@ Training state for resume lives beside it (see training/loop.py) and is read wit
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +22,7 @@ from torch import nn
 
 from stylegen.config import config_from_dict, config_to_dict
 from stylegen.errors import UserError
+from stylegen.fileio import atomic_dir, fsync_files, replace_dir
 
 __all__ = [
     "atomic_dir",
@@ -70,50 +67,9 @@ def save(model: nn.Module, path: str | os.PathLike, metadata: dict[str, Any] | N
     """Write `model` to the folder `path` atomically, replacing what was there."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
+    with atomic_dir(path) as tmp:
         write_checkpoint_files(model, tmp, metadata)
-        fsync_files(tmp)
-        replace_dir(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
-
-
-def fsync_files(folder: Path) -> None:
-    """Flush every file in `folder` and its sub-folders to disk before it is renamed into place."""
-    for f in folder.iterdir():
-        if f.is_dir():
-            fsync_files(f)
-            continue
-        with open(f, "rb") as fh:
-            os.fsync(fh.fileno())
-
-
-@contextlib.contextmanager
-def atomic_dir(final: Path) -> Iterator[Path]:
-    """Yield an empty temporary folder beside `final`; when the block ends without error the folder
-    is flushed and swapped into place, otherwise it is removed and `final` stays as it was."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    try:
-        yield tmp
-        fsync_files(tmp)
-        replace_dir(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def replace_dir(src: Path, dst: Path) -> None:
-    """Move folder `src` to `dst`; an existing `dst` is swapped out first, then removed."""
-    if not dst.exists():
-        os.replace(src, dst)
-        return
-    old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-    os.replace(dst, old)
-    os.replace(src, dst)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def resolve(path: str | os.PathLike) -> Path:
