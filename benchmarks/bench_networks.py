@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from stylegen.config import build_configs
 from stylegen.models import Discriminator, Generator, set_reduced_precision
+from stylegen.training.stylegan_config import build_configs
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

@@ -19,7 +19,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from stylegen.config import stylegan3_config
+from stylegen.training.stylegan_config import stylegan3_config
 
 
 def main() -> None:

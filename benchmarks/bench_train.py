@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
-from stylegen.config import TrainConfig
 from stylegen.training.loop import Trainer
+from stylegen.training.stylegan_config import TrainConfig
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from stylegen.checkpoint import load, save
-from stylegen.config import build_configs
 from stylegen.errors import UserError
 from stylegen.models import Discriminator, Generator
+from stylegen.training.stylegan_config import build_configs
 
 
 @pytest.fixture()

@@ -9,11 +9,11 @@ import torch
 from PIL import Image
 
 from stylegen.cli import main
-from stylegen.config import build_configs
 from stylegen.data.datasets import open_dataset
 from stylegen.images import save_image
 from stylegen.metrics import frechet_distance
 from stylegen.models import Generator
+from stylegen.training.stylegan_config import build_configs
 from stylegen.translate import evaluate, load_translator, translate_images
 
 A, B = "fashion-mnist:sneaker", "fashion-mnist:ankle-boot"

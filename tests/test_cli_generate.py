@@ -4,8 +4,8 @@ import pytest
 from PIL import Image
 
 from stylegen.cli import main
-from stylegen.config import build_configs
 from stylegen.models import Generator
+from stylegen.training.stylegan_config import build_configs
 
 
 @pytest.fixture(scope="module")

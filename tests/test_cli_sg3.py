@@ -6,10 +6,10 @@ import torch
 from PIL import Image
 
 from stylegen.cli import main
-from stylegen.config import build_configs, stylegan3_config
 from stylegen.generate import generate_images, set_input_transform, transform_frames
 from stylegen.models import Generator as SG2Generator
 from stylegen.models.stylegan3 import Generator as SG3Generator
+from stylegen.training.stylegan_config import build_configs, stylegan3_config
 
 
 @pytest.fixture(scope="module")

@@ -4,16 +4,9 @@ import dataclasses
 
 import pytest
 
-from stylegen.config import (
-    ARCH_PRESETS,
-    DEMO_CONFIG,
-    TRAIN_DEFAULTS,
-    GeneratorConfig,
-    TrainConfig,
-    config_from_dict,
-    config_to_dict,
-)
+from stylegen.config import GeneratorConfig, config_from_dict, config_to_dict
 from stylegen.errors import UserError
+from stylegen.training.stylegan_config import ARCH_PRESETS, DEMO_CONFIG, TRAIN_DEFAULTS, TrainConfig
 
 
 def test_every_arch_preset_has_training_defaults():

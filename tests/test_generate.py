@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from stylegen.config import build_configs
 from stylegen.errors import UserError
 from stylegen.generate import generate_images, parse_seeds, z_from_seeds
 from stylegen.models import Generator
+from stylegen.training.stylegan_config import build_configs
 
 
 def test_parse_seeds():

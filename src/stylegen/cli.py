@@ -257,9 +257,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
-    from stylegen.config import TrainConfig, config_to_dict
+    from stylegen.config import config_to_dict
     from stylegen.training import distributed
     from stylegen.training.loop import resume, train
+    from stylegen.training.stylegan_config import TrainConfig
 
     device = args.device or ("cpu" if args.cpu_procs else default_device())
     nprocs = _process_count(args, device)
@@ -401,8 +402,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from stylegen.config import DEMO_CONFIG
     from stylegen.training.loop import train
+    from stylegen.training.stylegan_config import DEMO_CONFIG
 
     cfg = dataclasses.replace(
         DEMO_CONFIG, outdir=args.outdir, device=args.device or default_device()

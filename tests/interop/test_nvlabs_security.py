@@ -20,10 +20,10 @@ import pytest
 import torch
 
 from stylegen.cli import main
-from stylegen.config import build_configs
 from stylegen.errors import UserError
 from stylegen.interop import nvlabs
 from stylegen.models import Generator
+from stylegen.training.stylegan_config import build_configs
 from tests.interop.official_pickles import (
     network_record,
     official_names,

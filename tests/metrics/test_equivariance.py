@@ -91,8 +91,8 @@ def test_psnr_formula():
 
 
 def test_bad_input():
-    from stylegen.config import build_configs
     from stylegen.models import Generator
+    from stylegen.training.stylegan_config import build_configs
 
     g, _ = build_configs("tiny", img_resolution=8)
     with pytest.raises(UserError, match="need a StyleGAN3 generator"):
@@ -126,8 +126,8 @@ def test_metrics_cli_reports_equivariance_like_the_library(tmp_path, capsys, mon
 def test_metrics_cli_refuses_equivariance_for_stylegan2(tmp_path, capsys):
     from stylegen import checkpoint
     from stylegen.cli import main
-    from stylegen.config import build_configs
     from stylegen.models import Generator
+    from stylegen.training.stylegan_config import build_configs
 
     g, _ = build_configs("tiny", img_resolution=8)
     net = checkpoint.save(Generator(g), tmp_path / "sg2")

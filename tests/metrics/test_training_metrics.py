@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from stylegen.cli import main
-from stylegen.config import TrainConfig
 from stylegen.errors import UserError
 from stylegen.metrics import compute
 from stylegen.metrics.report import append_jsonl, read_metrics
 from stylegen.training.loop import STATE_FILE, resume, train
+from stylegen.training.stylegan_config import TrainConfig
 
 from .conftest import CountingDetector, TinyNet, jit_script
 

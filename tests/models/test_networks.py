@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from stylegen.config import ARCH_PRESETS, build_configs
 from stylegen.errors import UserError
 from stylegen.models import Discriminator, Generator
 from stylegen.models.layers import FullyConnectedLayer, MinibatchStdLayer, normalize_2nd_moment
+from stylegen.training.stylegan_config import ARCH_PRESETS, build_configs
 
 
 def test_minibatch_std_matches_naive_loop():

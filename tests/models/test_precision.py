@@ -5,10 +5,10 @@ import dataclasses
 import pytest
 import torch
 
-from stylegen.config import TrainConfig, build_configs
 from stylegen.errors import UserError
 from stylegen.models import Discriminator, Generator, set_reduced_precision
 from stylegen.models.precision import fp16_resolution
+from stylegen.training.stylegan_config import TrainConfig, build_configs
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,12 @@ import torch
 
 from stylegen import checkpoint
 from stylegen.cli import main
-from stylegen.config import StyleGAN3GeneratorConfig, TrainConfig, build_configs
+from stylegen.config import StyleGAN3GeneratorConfig
 from stylegen.errors import UserError
 from stylegen.models.stylegan3 import Generator as SG3Generator
 from stylegen.training import losses
 from stylegen.training.loop import train
+from stylegen.training.stylegan_config import TrainConfig, build_configs
 
 
 def test_stylegan3_presets_resolve_to_the_official_recipe():

@@ -34,13 +34,7 @@ import numpy as np
 import torch
 
 from stylegen.checkpoint import fsync_files, replace_dir, write_checkpoint_files
-from stylegen.config import (
-    TrainConfig,
-    build_configs,
-    config_from_dict,
-    config_to_dict,
-    magnitude_ema_beta,
-)
+from stylegen.config import config_from_dict, config_to_dict
 from stylegen.data.datasets import open_dataset
 from stylegen.errors import UserError
 from stylegen.images import float_to_uint8, make_grid, save_image, uint8_to_float
@@ -51,6 +45,7 @@ from stylegen.training import distributed, losses
 from stylegen.training.augment import make_augment
 from stylegen.training.ema import ema_beta, update_ema
 from stylegen.training.stats import StatsCollector, StatsWriter, plot_losses
+from stylegen.training.stylegan_config import TrainConfig, build_configs, magnitude_ema_beta
 
 log = logging.getLogger(__name__)
 

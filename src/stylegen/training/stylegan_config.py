@@ -1,0 +1,372 @@
+"""StyleGAN2/3 training configuration: `TrainConfig` and the named presets.
+
+The presets follow the configurations of StyleGAN2-ADA (Karras et al. 2020, "Training Generative
+Adversarial Networks with Limited Data", train.py cfg_specs) and StyleGAN3 (Karras et al. 2021,
+train.py --cfg), plus `tiny` for tests and `cpu32`, a network sized so that training on a 2-core
+CPU is practical.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from stylegen.config import (
+    DiscriminatorConfig,
+    GeneratorConfig,
+    StyleGAN3GeneratorConfig,
+    _check_choice,
+)
+from stylegen.errors import UserError
+
+
+@dataclass
+class ArchPreset:
+    """Network sizes of a named preset; resolution, channels and c_dim come from the data."""
+
+    description: str
+    G: dict[str, Any] = field(default_factory=dict)
+    D: dict[str, Any] = field(default_factory=dict)
+    resolution: int | None = None  # the resolution the preset was designed for
+    arch: str = "stylegan2"  # generator family, one of GENERATOR_ARCHS
+
+
+def _paper(fmaps: float, mbstd: int, resolution: int) -> ArchPreset:
+    base = int(fmaps * 32768)
+    return ArchPreset(
+        description=f"StyleGAN2-ADA paper config for {resolution}x{resolution}",
+        G=dict(channel_base=base, channel_max=512, mapping_layers=8, num_fp16_res=4),
+        D=dict(channel_base=base, channel_max=512, mbstd_group_size=mbstd, num_fp16_res=4),
+        resolution=resolution,
+    )
+
+
+def _stylegan3(arch: str, what: str) -> ArchPreset:
+    return ArchPreset(
+        description=f"StyleGAN3-{arch[-1].upper()} paper config ({what})",
+        G=dict(channel_base=32768, channel_max=512, mapping_layers=2),
+        D=dict(channel_base=32768, channel_max=512, mbstd_group_size=4),
+        resolution=256,
+        arch=arch,
+    )
+
+
+ARCH_PRESETS: dict[str, ArchPreset] = {
+    "tiny": ArchPreset(
+        description="a few thousand parameters, for tests",
+        G=dict(z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32),
+        D=dict(channel_base=256, channel_max=32, mapping_layers=2),
+    ),
+    # Tuned on a 2-core CPU for Fashion-MNIST in ten minutes (benchmarks/RESULTS.md): 64 channels
+    # at every resolution and no per-pixel noise (which early on shows up as speckle) train far
+    # faster per wall-clock second than the paper's widths.
+    "cpu32": ArchPreset(
+        description="32x32 network sized for training on a 2-core CPU",
+        G=dict(
+            z_dim=128,
+            w_dim=128,
+            mapping_layers=2,
+            channel_base=2048,
+            channel_max=64,
+            use_noise=False,
+        ),
+        D=dict(channel_base=2048, channel_max=64, mapping_layers=2, mbstd_group_size=4),
+        resolution=32,
+    ),
+    "cifar": ArchPreset(
+        description="official StyleGAN2-ADA CIFAR-10 config (32x32, 2-layer mapping)",
+        G=dict(channel_base=32768, channel_max=512, mapping_layers=2, num_fp16_res=4),
+        D=dict(
+            channel_base=32768,
+            channel_max=512,
+            mbstd_group_size=32,
+            architecture="orig",
+            num_fp16_res=4,
+        ),
+        resolution=32,
+    ),
+    "paper256": _paper(0.5, 8, 256),
+    "paper512": _paper(1.0, 8, 512),
+    "paper1024": _paper(1.0, 4, 1024),
+    # StyleGAN3 (Karras et al. 2021), official train.py --cfg=stylegan3-t/-r: 2-layer mapping,
+    # cbase 32768, cmax 512 (doubled for R by the arch), mbstd group 4. Designed for 256x256
+    # (docs/configs.md: FFHQ-U 256, gamma 2).
+    "stylegan3-t": _stylegan3("stylegan3-t", "translation equivariant, 3x3 convs"),
+    "stylegan3-r": _stylegan3("stylegan3-r", "rotation equivariant, 1x1 convs, radial filters"),
+    # Sized for a 2-core CPU: 32x32, at most 32 channels, 8 synthesis layers.
+    "stylegan3-t-cpu": ArchPreset(
+        description="32x32 StyleGAN3-T sized for training on a 2-core CPU",
+        G=dict(
+            z_dim=64,
+            w_dim=64,
+            mapping_layers=2,
+            channel_base=1024,
+            channel_max=32,
+            num_layers=8,
+        ),
+        D=dict(channel_base=2048, channel_max=64, mapping_layers=2, mbstd_group_size=4),
+        resolution=32,
+        arch="stylegan3-t",
+    ),
+}
+
+GENERATOR_ARCHS = ("stylegan2", "stylegan3-t", "stylegan3-r")
+
+# The project-style spelling of the paper's config names is accepted too.
+PRESET_ALIASES = {
+    "stylegen3-t": "stylegan3-t",
+    "stylegen3-r": "stylegan3-r",
+    "stylegen3-t-cpu": "stylegan3-t-cpu",
+}
+
+
+def canonical_preset(name: str) -> str:
+    return PRESET_ALIASES.get(name, name)
+
+
+def arch_preset(name: str) -> ArchPreset:
+    name = canonical_preset(name)
+    if name not in ARCH_PRESETS:
+        raise UserError(f"unknown preset {name!r}; choose one of: {', '.join(ARCH_PRESETS)}")
+    return ARCH_PRESETS[name]
+
+
+def build_configs(
+    preset: str,
+    *,
+    img_resolution: int | None = None,
+    img_channels: int = 3,
+    c_dim: int = 0,
+    arch: str | None = None,
+) -> tuple[GeneratorConfig | StyleGAN3GeneratorConfig, DiscriminatorConfig]:
+    """Generator and discriminator configs of a preset for data of the given shape.
+
+    `arch` (default: the preset's) picks the generator family; sizes that both families share
+    (z/w dims, channel base and max) carry over when it differs from the preset's.
+    """
+    p = arch_preset(preset)
+    arch = arch or p.arch
+    _check_choice("--arch", arch, GENERATOR_ARCHS)
+    resolution = img_resolution or p.resolution or 32
+    common = dict(img_resolution=resolution, img_channels=img_channels, c_dim=c_dim)
+    g_fields = dict(p.G)
+    if (arch == "stylegan2") != (p.arch == "stylegan2"):
+        shared = ("z_dim", "w_dim", "channel_base", "channel_max")
+        g_fields = {k: v for k, v in g_fields.items() if k in shared}
+    if arch == "stylegan2":
+        g = GeneratorConfig(**{**g_fields, **common}).validate()
+    else:
+        g = stylegan3_config(arch, **g_fields, **common)
+    d = DiscriminatorConfig(**{**p.D, **common}).validate()
+    return g, d
+
+
+def stylegan3_config(arch: str, **fields: Any) -> StyleGAN3GeneratorConfig:
+    """StyleGAN3 generator config for `arch` stylegan3-t or stylegan3-r (official train.py:
+    R uses 1x1 convolutions, radially symmetric filters and twice the channels)."""
+    _check_choice("StyleGAN3 arch", arch, ("stylegan3-t", "stylegan3-r"))
+    if arch == "stylegan3-r":
+        fields["conv_kernel"] = 1
+        fields["use_radial_filters"] = True
+        fields["channel_base"] = fields.get("channel_base", 32768) * 2
+        fields["channel_max"] = fields.get("channel_max", 512) * 2
+    return StyleGAN3GeneratorConfig(**fields).validate()
+
+
+def magnitude_ema_beta(batch: int) -> float:
+    """StyleGAN3's magnitude EMA decay for a batch size: a half-life of 20k images."""
+    return 0.5 ** (batch / (20 * 1e3))
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+
+@dataclass
+class TrainDefaults:
+    """Per-preset training hyper-parameters (StyleGAN2-ADA cfg_specs for the paper presets)."""
+
+    batch: int = 32
+    lr: float = 0.0025
+    dlr: float | None = None  # None: same as lr
+    gamma: float = 1.0
+    ema_kimg: float = 10.0
+    ema_rampup: float | None = None
+    pl_weight: float = 2.0
+    style_mixing_prob: float = 0.9
+    aug: str = "ada"
+    tick_kimg: float = 4.0
+
+
+TRAIN_DEFAULTS: dict[str, TrainDefaults] = {
+    "tiny": TrainDefaults(batch=8, gamma=0.1, ema_kimg=0.1, ema_rampup=0.05, tick_kimg=0.016),
+    # Small batches: on a CPU the cost per image barely depends on the batch, and a short run
+    # gains more from 4x the optimiser steps than from less noisy gradients.
+    "cpu32": TrainDefaults(
+        batch=8,
+        lr=0.0025,
+        gamma=0.2,  # FID@2k of the demo: 66.7 at gamma 0.05, 53.5 at 0.2 (benchmarks/RESULTS.md)
+        ema_kimg=1.0,
+        ema_rampup=0.05,
+        pl_weight=0.0,
+        style_mixing_prob=0.0,
+        aug="ada",
+        tick_kimg=1.0,
+    ),
+    "cifar": TrainDefaults(
+        batch=64,
+        lr=0.0025,
+        gamma=0.01,
+        ema_kimg=500,
+        ema_rampup=0.05,
+        pl_weight=0.0,
+        style_mixing_prob=0.0,
+    ),
+    "paper256": TrainDefaults(batch=64, lr=0.0025, gamma=1.0, ema_kimg=20),
+    "paper512": TrainDefaults(batch=64, lr=0.0025, gamma=0.5, ema_kimg=20),
+    "paper1024": TrainDefaults(batch=32, lr=0.002, gamma=2.0, ema_kimg=10),
+    # Official StyleGAN3 train.py: glr 0.0025, dlr 0.002, ema_kimg = batch * 10 / 32; no path
+    # length penalty or style mixing (implied by the arch); gamma 2 is the 256x256 recipe.
+    "stylegan3-t": TrainDefaults(
+        batch=32, lr=0.0025, dlr=0.002, gamma=2.0, ema_kimg=10, ema_rampup=0.05
+    ),
+    "stylegan3-r": TrainDefaults(
+        batch=32, lr=0.0025, dlr=0.002, gamma=2.0, ema_kimg=10, ema_rampup=0.05
+    ),
+    "stylegan3-t-cpu": TrainDefaults(
+        batch=8,
+        lr=0.0025,
+        dlr=0.002,
+        gamma=0.05,
+        ema_kimg=1.0,
+        ema_rampup=0.05,
+        aug="ada",
+        tick_kimg=1.0,
+    ),
+}
+
+AUG_MODES = ("ada", "fixed", "diffaug", "none")
+PRECISIONS = ("fp32", "mixed")
+
+
+@dataclass
+class TrainConfig:
+    """Everything `stylegen train` needs; None means "the preset's default"."""
+
+    data: str
+    outdir: str = "runs"
+    preset: str = "cpu32"
+    cond: bool = False
+    mirror: bool = False
+    max_size: int | None = None
+    labels: str = "json"
+    skip_bad: bool = False
+    kimg: float = 50.0
+    batch: int | None = None
+    glr: float | None = None
+    dlr: float | None = None
+    gamma: float | None = None
+    ema_kimg: float | None = None
+    ema_rampup: float | None = None
+    pl_weight: float | None = None
+    pl_batch_shrink: int = 2
+    pl_decay: float = 0.01
+    style_mixing_prob: float | None = None
+    arch: str | None = None  # generator family; None = the preset's
+    blur_init_sigma: float | None = None  # D input blur (StyleGAN3-R: 10), fades out linearly
+    blur_fade_kimg: float | None = None  # ... over this many kimg (official: batch * 200 / 32)
+    r1_interval: int = 16
+    pl_interval: int = 4
+    aug: str | None = None
+    aug_p: float = 0.0
+    ada_target: float = 0.6
+    ada_kimg: float = 500.0
+    ada_interval: int = 4
+    tick_kimg: float | None = None
+    snap: int = 50
+    metrics: tuple[str, ...] = ()  # evaluated at every snapshot, e.g. ("fid10k_full",)
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+    max_nonfinite: int = 20
+    precision: str = "fp32"  # "mixed": bfloat16 blocks of G and D (models/precision.py)
+    batch_gpu: int | None = None  # images per process per round; None: batch / processes
+    dist_backend: str | None = None  # gloo | nccl | auto; None: $STYLEGEN_DIST_BACKEND or auto
+    G_overrides: dict[str, Any] = field(default_factory=dict)
+    D_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def resolved(self) -> TrainConfig:
+        """A copy with every None replaced by the preset's default, validated."""
+        d = TRAIN_DEFAULTS.get(canonical_preset(self.preset))
+        preset = arch_preset(self.preset)
+        if d is None:
+            raise UserError(f"preset {self.preset!r} has no training defaults")
+        r = dataclasses.replace(self, preset=canonical_preset(self.preset))
+        r.batch = d.batch if r.batch is None else r.batch
+        r.glr = d.lr if r.glr is None else r.glr
+        r.dlr = (d.lr if d.dlr is None else d.dlr) if r.dlr is None else r.dlr
+        r.gamma = d.gamma if r.gamma is None else r.gamma
+        r.ema_kimg = d.ema_kimg if r.ema_kimg is None else r.ema_kimg
+        r.ema_rampup = d.ema_rampup if self.ema_rampup is None else r.ema_rampup
+        r.pl_weight = d.pl_weight if r.pl_weight is None else r.pl_weight
+        if r.style_mixing_prob is None:
+            r.style_mixing_prob = d.style_mixing_prob
+        r.arch = preset.arch if r.arch is None else r.arch
+        _check_choice("--arch", r.arch, GENERATOR_ARCHS)
+        if r.arch.startswith("stylegan3"):
+            # Official StyleGAN3 recipe: no path-length penalty, no style mixing, and for R a
+            # blur of the images D sees that fades out over the first kimg.
+            r.pl_weight = 0.0 if self.pl_weight is None else r.pl_weight
+            r.style_mixing_prob = 0.0 if self.style_mixing_prob is None else r.style_mixing_prob
+        if r.blur_init_sigma is None:
+            r.blur_init_sigma = 10.0 if r.arch == "stylegan3-r" else 0.0
+        if r.blur_fade_kimg is None:
+            r.blur_fade_kimg = r.batch * 200 / 32
+        r.aug = d.aug if r.aug is None else r.aug
+        r.tick_kimg = d.tick_kimg if r.tick_kimg is None else r.tick_kimg
+        r.metrics = tuple(r.metrics or ())
+        return r.validate()
+
+    def validate(self) -> TrainConfig:
+        _check_choice("--aug mode", self.aug, AUG_MODES)
+        _check_choice("--precision", self.precision, PRECISIONS)
+        if self.batch is not None and self.batch < 1:
+            raise UserError(f"--batch {self.batch} must be >= 1")
+        if self.batch and self.pl_weight and self.batch % self.pl_batch_shrink:
+            raise UserError(
+                f"--batch {self.batch} is not divisible by the path-length batch shrink "
+                f"{self.pl_batch_shrink}; use an even batch size"
+            )
+        if self.batch_gpu is not None and self.batch_gpu < 1:
+            raise UserError(f"--batch-gpu {self.batch_gpu} must be >= 1")
+        if self.dist_backend is not None:
+            _check_choice("--dist-backend", self.dist_backend, ("auto", "gloo", "nccl"))
+        if self.kimg <= 0:
+            raise UserError(f"--kimg {self.kimg} must be > 0")
+        for name in ("glr", "dlr", "gamma", "ema_kimg", "pl_weight", "blur_init_sigma"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise UserError(f"--{name.replace('_', '-')} {value} must be >= 0")
+        if not 0 <= self.aug_p <= 1:
+            raise UserError(f"--p {self.aug_p} must be between 0 and 1")
+        if self.snap < 1:
+            raise UserError(f"--snap {self.snap} must be >= 1 (ticks between snapshots)")
+        if self.metrics:
+            from stylegen.metrics.registry import parse_metric_names
+
+            parse_metric_names(list(self.metrics))  # unknown names fail before training starts
+        return self
+
+
+# The `make demo` / `stylegen demo` recipe: cpu32 on built-in Fashion-MNIST, sized to train for
+# about ten minutes on a 2-core CPU (see benchmarks/RESULTS.md for its FID). Unconditional: in
+# short runs the conditional model collapses to one image per class (FID 107 vs 85 measured).
+DEMO_CONFIG = TrainConfig(
+    data="fashion-mnist",
+    outdir="runs/demo",
+    preset="cpu32",
+    cond=False,
+    kimg=42.0,
+    snap=10,
+)
