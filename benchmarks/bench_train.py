@@ -13,14 +13,14 @@ import argparse
 import datetime
 import platform
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from stylegen.training.loop import Trainer
+from stylegen.training.stylegan import STYLEGAN
 from stylegen.training.stylegan_config import TrainConfig
+from stylegen.training.trainer import new_step
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
@@ -41,22 +41,22 @@ def main() -> None:
         cfg = TrainConfig(
             data=args.data, preset=preset, cond=True, kimg=1000, max_size=2000, device=args.device
         )
-        trainer = Trainer(cfg, Path(tempfile.mkdtemp(prefix="bench-train-")))
-        for _ in range(args.warmup):
-            trainer.train_step()
+        step = new_step(STYLEGAN, cfg)
+        for i in range(args.warmup):
+            step.train_step(i * step.batch, i)
         times = []
-        for _ in range(args.steps):
+        for i in range(args.warmup, args.warmup + args.steps):
             t = time.perf_counter()
-            trainer.train_step()
+            step.train_step(i * step.batch, i)
             if args.device.startswith("cuda"):
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t)
-        step = statistics.median(times)
-        batch = trainer.cfg.batch
-        rows.append((preset, batch, step, step / batch * 1000))
+        batch = step.batch
+        step_sec = statistics.median(times)
+        rows.append((preset, batch, step_sec, step_sec / batch * 1000))
         print(
-            f"{preset:10s} batch {batch:3d}  {step * 1000:8.0f} ms/step  "
-            f"{step / batch * 1000:8.1f} sec/kimg",
+            f"{preset:10s} batch {batch:3d}  {step_sec * 1000:8.0f} ms/step  "
+            f"{step_sec / batch * 1000:8.1f} sec/kimg",
             flush=True,
         )
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")

@@ -15,7 +15,7 @@ from PIL import Image
 
 from stylegen.data.datasets import open_dataset
 from stylegen.images import make_grid, save_image, uint8_to_float
-from stylegen.training.cyclegan_loop import resize_to, translation_grid
+from stylegen.training.cyclegan import resize_to, translation_grid
 from stylegen.translate import load_translator, run_options
 
 

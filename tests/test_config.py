@@ -6,11 +6,16 @@ import pytest
 
 from stylegen.config import GeneratorConfig, config_from_dict, config_to_dict
 from stylegen.errors import UserError
-from stylegen.training.stylegan_config import ARCH_PRESETS, DEMO_CONFIG, TRAIN_DEFAULTS, TrainConfig
+from stylegen.training.stylegan_config import DEMO_CONFIG, PRESETS, TrainConfig, build_configs
 
 
-def test_every_arch_preset_has_training_defaults():
-    assert set(ARCH_PRESETS) == set(TRAIN_DEFAULTS)
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_resolves_and_builds_its_networks(name):
+    # One table holds each recipe's networks and training defaults: every name must give both.
+    r = TrainConfig(data="x", preset=name).resolved()
+    assert r.batch == PRESETS[name].train.batch and r.arch == PRESETS[name].arch
+    g, d = build_configs(name)
+    assert g.img_resolution == d.img_resolution == (PRESETS[name].resolution or 32)
 
 
 def test_resolved_fills_preset_defaults_and_keeps_overrides():

@@ -42,8 +42,8 @@ def __getattr__(name: str) -> Any:
 
 
 _CYCLEGAN_API = {
-    "CycleGANConfig": "stylegen.training.cyclegan_loop",
-    "train_cyclegan": "stylegen.training.cyclegan_loop",
+    "CycleGANConfig": "stylegen.training.cyclegan",
+    "train_cyclegan": "stylegen.training.cyclegan",
     "load_translator": "stylegen.translate",
     "translate_images": "stylegen.translate",
 }

@@ -4,7 +4,7 @@
 dataclass as JSON, the stylegen version and the format version; `model.safetensors` holds every
 parameter and buffer. Loading executes nothing from the files. Saving writes a temporary folder
 next to the target and renames it into place, so a crash never leaves a half-written checkpoint.
-Training state for resume lives beside it (see training/loop.py) and is read with
+Training state for resume lives beside it (see training/trainer.py) and is read with
 `torch.load(weights_only=True)`.
 """
 

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from stylegen.errors import UserError
+from stylegen.errors import EXIT_DIVERGED, TrainingDivergedError, UserError
 
 log = logging.getLogger("stylegen")
 
@@ -259,7 +259,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from stylegen.config import config_to_dict
     from stylegen.training import distributed
-    from stylegen.training.loop import resume, train
+    from stylegen.training.stylegan import resume, train
     from stylegen.training.stylegan_config import TrainConfig
 
     device = args.device or ("cpu" if args.cpu_procs else default_device())
@@ -337,7 +337,7 @@ def _check_before_launch(cfg, nprocs: int) -> None:
     import dataclasses
 
     from stylegen.training import distributed
-    from stylegen.training.loop import build_networks, open_training_data
+    from stylegen.training.stylegan import build_networks, open_training_data
 
     layout = distributed.shard_layout(cfg.batch, cfg.batch_gpu, nprocs)
     build_networks(dataclasses.replace(cfg, batch_gpu=layout.batch_gpu), open_training_data(cfg))
@@ -402,7 +402,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from stylegen.training.loop import train
+    from stylegen.training.stylegan import train
     from stylegen.training.stylegan_config import DEMO_CONFIG
 
     cfg = dataclasses.replace(
@@ -594,7 +594,7 @@ _CYCLEGAN_FIELDS = (
 
 
 def cmd_cyclegan_train(args: argparse.Namespace) -> int:
-    from stylegen.training.cyclegan_loop import CycleGANConfig, resume_cyclegan, train_cyclegan
+    from stylegen.training.cyclegan import CycleGANConfig, resume_cyclegan, train_cyclegan
     from stylegen.translate import evaluate, run_options
 
     if args.resume:
@@ -766,6 +766,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except TrainingDivergedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DIVERGED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -199,7 +199,7 @@ def run_options(network: str | os.PathLike) -> dict:
 
 def _domain_images(ds, num: int | None, size: int) -> torch.Tensor:
     """A fixed subset (seed 0) of up to `num` images of a dataset as uint8 at `size` x `size`."""
-    from stylegen.training.cyclegan_loop import resize_to
+    from stylegen.training.cyclegan import resize_to
 
     idx = np.arange(len(ds))
     if num is not None and num < len(ds):

@@ -387,7 +387,7 @@ def test_bad_arguments(tmp_path):
 
 
 def test_training_data_honours_labels_and_skip_bad_flags(tmp_path):
-    from stylegen.training.loop import open_training_data
+    from stylegen.training.stylegan import open_training_data
     from stylegen.training.stylegan_config import TrainConfig
 
     make_folder(tmp_path / "imgs", ["ant/1.png", "bee/2.png", "bee/3.png"])

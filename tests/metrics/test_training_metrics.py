@@ -9,7 +9,8 @@ from stylegen.cli import main
 from stylegen.errors import UserError
 from stylegen.metrics import compute
 from stylegen.metrics.report import append_jsonl, read_metrics
-from stylegen.training.loop import STATE_FILE, resume, train
+from stylegen.runs import STATE_FILE
+from stylegen.training.stylegan import resume, train
 from stylegen.training.stylegan_config import TrainConfig
 
 from .conftest import CountingDetector, TinyNet, jit_script

@@ -9,7 +9,7 @@ import torch
 from stylegen.errors import UserError
 from stylegen.models import Discriminator, Generator
 from stylegen.models.layers import FullyConnectedLayer, MinibatchStdLayer, normalize_2nd_moment
-from stylegen.training.stylegan_config import ARCH_PRESETS, build_configs
+from stylegen.training.stylegan_config import PRESETS, build_configs
 
 
 def test_minibatch_std_matches_naive_loop():
@@ -138,4 +138,4 @@ def test_bad_presets_and_resolutions():
         build_configs("tiny", img_resolution=48)
     with pytest.raises(UserError, match="resolution 2 is not a power of two"):
         build_configs("tiny", img_resolution=2)
-    assert set(ARCH_PRESETS) >= {"tiny", "cpu32", "cifar", "paper256", "paper512", "paper1024"}
+    assert set(PRESETS) >= {"tiny", "cpu32", "cifar", "paper256", "paper512", "paper1024"}

@@ -10,18 +10,19 @@ import signal
 import sys
 
 from stylegen.cli import main
-from stylegen.training import loop
+from stylegen.training.stylegan import StyleGANStep
 
 
 def _install(kill_rank: int, kill_nimg: int) -> None:
-    step = loop.Trainer.train_step
+    step = StyleGANStep.train_step
 
-    def train_step_then_maybe_die(self) -> None:
-        step(self)
-        if self.dist.rank == kill_rank and self.cur_nimg >= kill_nimg:
+    def train_step_then_maybe_die(self, cur_nimg: int, batch_idx: int) -> int:
+        skipped = step(self, cur_nimg, batch_idx)
+        if self.dist.rank == kill_rank and cur_nimg + self.batch >= kill_nimg:
             os.kill(os.getpid(), signal.SIGKILL)
+        return skipped
 
-    loop.Trainer.train_step = train_step_then_maybe_die
+    StyleGANStep.train_step = train_step_then_maybe_die
 
 
 if __name__ == "__main__":

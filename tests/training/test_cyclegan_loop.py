@@ -9,16 +9,17 @@ import torch
 import stylegen
 from stylegen.errors import UserError
 from stylegen.models.cyclegan import ResnetGenerator
+from stylegen.runs import STATE_FILE
 from stylegen.training import losses
-from stylegen.training.cyclegan_loop import (
+from stylegen.training.cyclegan import (
+    CYCLEGAN,
     CycleGANConfig,
-    CycleGANTrainer,
     load_crop_flip,
     lr_factor,
     resume_cyclegan,
     train_cyclegan,
 )
-from stylegen.training.loop import STATE_FILE
+from stylegen.training.trainer import Trainer, new_step
 
 A, B = "fashion-mnist:sneaker", "fashion-mnist:ankle-boot"
 
@@ -57,15 +58,15 @@ def test_load_crop_flip_takes_windows_of_the_resized_image():
 
 
 def test_generator_loss_is_the_papers_weighted_sum(tmp_path):
-    trainer = CycleGANTrainer(_cfg(tmp_path).resolved(), tmp_path)
-    trainer.train_step()
-    s = trainer.stats.tick()
+    step = new_step(CYCLEGAN, _cfg(tmp_path))
+    assert step.train_step(0, 0) == 0  # no optimiser step skipped
+    s = step.stats.tick()
     want = s["Loss/G/gan_a2b"] + s["Loss/G/gan_b2a"] + 10 * s["Loss/G/cycle"]
     want += 0.5 * 10 * s["Loss/G/identity"]
     assert s["Loss/G/loss"] == pytest.approx(want, rel=1e-5)
     assert s["Loss/D/loss"] == pytest.approx(s["Loss/D/a"] + s["Loss/D/b"], rel=1e-5)
     assert s["Progress/lr"] == pytest.approx(2e-4)
-    assert trainer.opt_G.defaults["betas"] == (0.5, 0.999)
+    assert step.opt_G.defaults["betas"] == (0.5, 0.999)
 
 
 def test_loss_terms_on_hand_values():
@@ -148,14 +149,15 @@ def test_bad_input(tmp_path):
 def test_failed_snapshot_keeps_the_previous_one(tmp_path, monkeypatch):
     snap = train_cyclegan(_cfg(tmp_path, epochs=1, decay_epochs=0))
     run = snap.parent
-    trainer = CycleGANTrainer(_cfg(tmp_path, epochs=1, decay_epochs=0).resolved(), run)
+    cfg = _cfg(tmp_path, epochs=1, decay_epochs=0).resolved()
+    trainer = Trainer(new_step(CYCLEGAN, cfg), cfg, run)
     before = (snap / "G_AB" / "model.safetensors").read_bytes()
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", disk_full)
-    trainer.iteration = 4  # the same kimg as the existing snapshot: it must survive
+    trainer.cur_nimg = 8  # the same kimg as the existing snapshot: it must survive
     with pytest.raises(UserError, match="could not write snapshot .*No space left"):
         trainer.snapshot()
     assert (snap / "G_AB" / "model.safetensors").read_bytes() == before
@@ -163,7 +165,7 @@ def test_failed_snapshot_keeps_the_previous_one(tmp_path, monkeypatch):
 
 
 def test_loss_plot_panels_for_cyclegan_keys():
-    from stylegen.training.cyclegan_loop import LOSS_PANELS
+    from stylegen.training.cyclegan import LOSS_PANELS
     from stylegen.training.stats import _panels
 
     records = [{"Loss/G/loss": 1.0, "Loss/G/cycle": 0.5, "Progress/kimg": 0.1}]

@@ -22,8 +22,8 @@ import stylegen
 from stylegen import checkpoint
 from stylegen.cli import main
 from stylegen.errors import UserError
+from stylegen.runs import STATE_FILE, latest_snapshot
 from stylegen.training import distributed
-from stylegen.training.loop import STATE_FILE, latest_snapshot
 from stylegen.training.stats import StatsCollector
 
 KILL_WORKER = Path(__file__).with_name("dist_kill_worker.py")

@@ -6,11 +6,13 @@ import pytest
 import torch
 
 from stylegen import checkpoint
-from stylegen.errors import UserError
+from stylegen.errors import TrainingDivergedError, UserError
 from stylegen.generate import generate_images
-from stylegen.training import loop
-from stylegen.training.loop import STATE_FILE, TrainingDivergedError, resume, train
+from stylegen.runs import STATE_FILE
+from stylegen.training import losses, trainer
+from stylegen.training.stylegan import STYLEGAN, resume, train
 from stylegen.training.stylegan_config import TrainConfig
+from stylegen.training.trainer import new_step
 
 # 'tiny' ticks every 16 images; 4 ticks = 0.064 kimg, a few seconds on 2 cores.
 BASE = dict(
@@ -82,7 +84,7 @@ def test_failed_snapshot_leaves_previous_intact(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         return real_save(obj, f, *a, **k)
 
-    monkeypatch.setattr(loop.torch, "save", failing_save)
+    monkeypatch.setattr(trainer.torch, "save", failing_save)
     with pytest.raises(UserError, match="could not write snapshot .* free disk space"):
         resume(first.parent, kimg=0.048)
     assert (first / "model.safetensors").read_bytes() == before
@@ -91,7 +93,7 @@ def test_failed_snapshot_leaves_previous_intact(tmp_path, monkeypatch):
 
 
 def test_nonfinite_steps_are_skipped_then_stop_the_run(tmp_path, monkeypatch):
-    real_loss = loop.losses.g_nonsaturating_loss
+    real_loss = losses.g_nonsaturating_loss
     bad = {"left": 3}
 
     def sometimes_nan(logits):
@@ -100,7 +102,7 @@ def test_nonfinite_steps_are_skipped_then_stop_the_run(tmp_path, monkeypatch):
             return real_loss(logits) * float("nan")
         return real_loss(logits)
 
-    monkeypatch.setattr(loop.losses, "g_nonsaturating_loss", sometimes_nan)
+    monkeypatch.setattr(losses, "g_nonsaturating_loss", sometimes_nan)
     snap = train(_cfg(tmp_path, kimg=0.032))
     stats = [json.loads(x) for x in (snap.parent / "stats.jsonl").open()]
     assert stats[-1]["Progress/nonfinite_steps"] == 3
@@ -140,16 +142,15 @@ def test_mixed_precision_trains_reduced_blocks_and_keeps_g_ema_float32(tmp_path)
         G_overrides={"num_fp16_res": 2},
         D_overrides={"num_fp16_res": 2},
     )
-    trainer = loop.Trainer(cfg, tmp_path / "run")
-    assert trainer.G.synthesis.b32.reduced_precision
-    assert not trainer.G.synthesis.b8.reduced_precision
-    assert trainer.D.b32.reduced_precision
-    assert not trainer.G_ema.synthesis.b32.reduced_precision
-    before = {k: v.clone() for k, v in trainer.G.state_dict().items()}
-    trainer.train_step()
-    assert trainer.step_ok
-    changed = [k for k, v in trainer.G.state_dict().items() if not torch.equal(v, before[k])]
+    step = new_step(STYLEGAN, cfg)
+    assert step.G.synthesis.b32.reduced_precision
+    assert not step.G.synthesis.b8.reduced_precision
+    assert step.D.b32.reduced_precision
+    assert not step.G_ema.synthesis.b32.reduced_precision
+    before = {k: v.clone() for k, v in step.G.state_dict().items()}
+    assert step.train_step(0, 0) == 0  # no optimiser step skipped
+    changed = [k for k, v in step.G.state_dict().items() if not torch.equal(v, before[k])]
     assert "synthesis.b32.conv1.weight" in changed
     assert all(
-        v.dtype == torch.float32 for v in trainer.G.state_dict().values() if v.is_floating_point()
+        v.dtype == torch.float32 for v in step.G.state_dict().values() if v.is_floating_point()
     )

@@ -12,7 +12,7 @@ from stylegen.config import StyleGAN3GeneratorConfig
 from stylegen.errors import UserError
 from stylegen.models.stylegan3 import Generator as SG3Generator
 from stylegen.training import losses
-from stylegen.training.loop import train
+from stylegen.training.stylegan import train
 from stylegen.training.stylegan_config import TrainConfig, build_configs
 
 

@@ -22,46 +22,67 @@ from stylegen.errors import UserError
 
 
 @dataclass
-class ArchPreset:
-    """Network sizes of a named preset; resolution, channels and c_dim come from the data."""
+class TrainDefaults:
+    """Per-preset training hyper-parameters (StyleGAN2-ADA cfg_specs for the paper presets)."""
+
+    batch: int = 32
+    lr: float = 0.0025
+    dlr: float | None = None  # None: same as lr
+    gamma: float = 1.0
+    ema_kimg: float = 10.0
+    ema_rampup: float | None = None
+    pl_weight: float = 2.0
+    style_mixing_prob: float = 0.9
+    aug: str = "ada"
+    tick_kimg: float = 4.0
+
+
+@dataclass
+class Preset:
+    """A named StyleGAN recipe: network sizes (resolution, channels and c_dim come from the
+    data) and the training hyper-parameters that go with them."""
 
     description: str
     G: dict[str, Any] = field(default_factory=dict)
     D: dict[str, Any] = field(default_factory=dict)
     resolution: int | None = None  # the resolution the preset was designed for
     arch: str = "stylegan2"  # generator family, one of GENERATOR_ARCHS
+    train: TrainDefaults = field(default_factory=TrainDefaults)
 
 
-def _paper(fmaps: float, mbstd: int, resolution: int) -> ArchPreset:
+def _paper(fmaps: float, mbstd: int, resolution: int, train: TrainDefaults) -> Preset:
     base = int(fmaps * 32768)
-    return ArchPreset(
+    return Preset(
         description=f"StyleGAN2-ADA paper config for {resolution}x{resolution}",
         G=dict(channel_base=base, channel_max=512, mapping_layers=8, num_fp16_res=4),
         D=dict(channel_base=base, channel_max=512, mbstd_group_size=mbstd, num_fp16_res=4),
         resolution=resolution,
+        train=train,
     )
 
 
-def _stylegan3(arch: str, what: str) -> ArchPreset:
-    return ArchPreset(
+def _stylegan3(arch: str, what: str, train: TrainDefaults) -> Preset:
+    return Preset(
         description=f"StyleGAN3-{arch[-1].upper()} paper config ({what})",
         G=dict(channel_base=32768, channel_max=512, mapping_layers=2),
         D=dict(channel_base=32768, channel_max=512, mbstd_group_size=4),
         resolution=256,
         arch=arch,
+        train=train,
     )
 
 
-ARCH_PRESETS: dict[str, ArchPreset] = {
-    "tiny": ArchPreset(
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset(
         description="a few thousand parameters, for tests",
         G=dict(z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32),
         D=dict(channel_base=256, channel_max=32, mapping_layers=2),
+        train=TrainDefaults(batch=8, gamma=0.1, ema_kimg=0.1, ema_rampup=0.05, tick_kimg=0.016),
     ),
     # Tuned on a 2-core CPU for Fashion-MNIST in ten minutes (benchmarks/RESULTS.md): 64 channels
     # at every resolution and no per-pixel noise (which early on shows up as speckle) train far
     # faster per wall-clock second than the paper's widths.
-    "cpu32": ArchPreset(
+    "cpu32": Preset(
         description="32x32 network sized for training on a 2-core CPU",
         G=dict(
             z_dim=128,
@@ -73,8 +94,21 @@ ARCH_PRESETS: dict[str, ArchPreset] = {
         ),
         D=dict(channel_base=2048, channel_max=64, mapping_layers=2, mbstd_group_size=4),
         resolution=32,
+        # Small batches: on a CPU the cost per image barely depends on the batch, and a short run
+        # gains more from 4x the optimiser steps than from less noisy gradients.
+        train=TrainDefaults(
+            batch=8,
+            lr=0.0025,
+            gamma=0.2,  # demo FID@2k: 66.7 at gamma 0.05, 53.5 at 0.2 (benchmarks/RESULTS.md)
+            ema_kimg=1.0,
+            ema_rampup=0.05,
+            pl_weight=0.0,
+            style_mixing_prob=0.0,
+            aug="ada",
+            tick_kimg=1.0,
+        ),
     ),
-    "cifar": ArchPreset(
+    "cifar": Preset(
         description="official StyleGAN2-ADA CIFAR-10 config (32x32, 2-layer mapping)",
         G=dict(channel_base=32768, channel_max=512, mapping_layers=2, num_fp16_res=4),
         D=dict(
@@ -85,17 +119,34 @@ ARCH_PRESETS: dict[str, ArchPreset] = {
             num_fp16_res=4,
         ),
         resolution=32,
+        train=TrainDefaults(
+            batch=64,
+            lr=0.0025,
+            gamma=0.01,
+            ema_kimg=500,
+            ema_rampup=0.05,
+            pl_weight=0.0,
+            style_mixing_prob=0.0,
+        ),
     ),
-    "paper256": _paper(0.5, 8, 256),
-    "paper512": _paper(1.0, 8, 512),
-    "paper1024": _paper(1.0, 4, 1024),
+    "paper256": _paper(0.5, 8, 256, TrainDefaults(batch=64, lr=0.0025, gamma=1.0, ema_kimg=20)),
+    "paper512": _paper(1.0, 8, 512, TrainDefaults(batch=64, lr=0.0025, gamma=0.5, ema_kimg=20)),
+    "paper1024": _paper(1.0, 4, 1024, TrainDefaults(batch=32, lr=0.002, gamma=2.0, ema_kimg=10)),
     # StyleGAN3 (Karras et al. 2021), official train.py --cfg=stylegan3-t/-r: 2-layer mapping,
     # cbase 32768, cmax 512 (doubled for R by the arch), mbstd group 4. Designed for 256x256
     # (docs/configs.md: FFHQ-U 256, gamma 2).
-    "stylegan3-t": _stylegan3("stylegan3-t", "translation equivariant, 3x3 convs"),
-    "stylegan3-r": _stylegan3("stylegan3-r", "rotation equivariant, 1x1 convs, radial filters"),
+    "stylegan3-t": _stylegan3(
+        "stylegan3-t",
+        "translation equivariant, 3x3 convs",
+        TrainDefaults(batch=32, lr=0.0025, dlr=0.002, gamma=2.0, ema_kimg=10, ema_rampup=0.05),
+    ),
+    "stylegan3-r": _stylegan3(
+        "stylegan3-r",
+        "rotation equivariant, 1x1 convs, radial filters",
+        TrainDefaults(batch=32, lr=0.0025, dlr=0.002, gamma=2.0, ema_kimg=10, ema_rampup=0.05),
+    ),
     # Sized for a 2-core CPU: 32x32, at most 32 channels, 8 synthesis layers.
-    "stylegan3-t-cpu": ArchPreset(
+    "stylegan3-t-cpu": Preset(
         description="32x32 StyleGAN3-T sized for training on a 2-core CPU",
         G=dict(
             z_dim=64,
@@ -108,6 +159,16 @@ ARCH_PRESETS: dict[str, ArchPreset] = {
         D=dict(channel_base=2048, channel_max=64, mapping_layers=2, mbstd_group_size=4),
         resolution=32,
         arch="stylegan3-t",
+        train=TrainDefaults(
+            batch=8,
+            lr=0.0025,
+            dlr=0.002,
+            gamma=0.05,
+            ema_kimg=1.0,
+            ema_rampup=0.05,
+            aug="ada",
+            tick_kimg=1.0,
+        ),
     ),
 }
 
@@ -125,11 +186,11 @@ def canonical_preset(name: str) -> str:
     return PRESET_ALIASES.get(name, name)
 
 
-def arch_preset(name: str) -> ArchPreset:
+def get_preset(name: str) -> Preset:
     name = canonical_preset(name)
-    if name not in ARCH_PRESETS:
-        raise UserError(f"unknown preset {name!r}; choose one of: {', '.join(ARCH_PRESETS)}")
-    return ARCH_PRESETS[name]
+    if name not in PRESETS:
+        raise UserError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    return PRESETS[name]
 
 
 def build_configs(
@@ -145,7 +206,7 @@ def build_configs(
     `arch` (default: the preset's) picks the generator family; sizes that both families share
     (z/w dims, channel base and max) carry over when it differs from the preset's.
     """
-    p = arch_preset(preset)
+    p = get_preset(preset)
     arch = arch or p.arch
     _check_choice("--arch", arch, GENERATOR_ARCHS)
     resolution = img_resolution or p.resolution or 32
@@ -182,69 +243,6 @@ def magnitude_ema_beta(batch: int) -> float:
 # ---------------------------------------------------------------------------------------------
 # Training
 
-
-@dataclass
-class TrainDefaults:
-    """Per-preset training hyper-parameters (StyleGAN2-ADA cfg_specs for the paper presets)."""
-
-    batch: int = 32
-    lr: float = 0.0025
-    dlr: float | None = None  # None: same as lr
-    gamma: float = 1.0
-    ema_kimg: float = 10.0
-    ema_rampup: float | None = None
-    pl_weight: float = 2.0
-    style_mixing_prob: float = 0.9
-    aug: str = "ada"
-    tick_kimg: float = 4.0
-
-
-TRAIN_DEFAULTS: dict[str, TrainDefaults] = {
-    "tiny": TrainDefaults(batch=8, gamma=0.1, ema_kimg=0.1, ema_rampup=0.05, tick_kimg=0.016),
-    # Small batches: on a CPU the cost per image barely depends on the batch, and a short run
-    # gains more from 4x the optimiser steps than from less noisy gradients.
-    "cpu32": TrainDefaults(
-        batch=8,
-        lr=0.0025,
-        gamma=0.2,  # FID@2k of the demo: 66.7 at gamma 0.05, 53.5 at 0.2 (benchmarks/RESULTS.md)
-        ema_kimg=1.0,
-        ema_rampup=0.05,
-        pl_weight=0.0,
-        style_mixing_prob=0.0,
-        aug="ada",
-        tick_kimg=1.0,
-    ),
-    "cifar": TrainDefaults(
-        batch=64,
-        lr=0.0025,
-        gamma=0.01,
-        ema_kimg=500,
-        ema_rampup=0.05,
-        pl_weight=0.0,
-        style_mixing_prob=0.0,
-    ),
-    "paper256": TrainDefaults(batch=64, lr=0.0025, gamma=1.0, ema_kimg=20),
-    "paper512": TrainDefaults(batch=64, lr=0.0025, gamma=0.5, ema_kimg=20),
-    "paper1024": TrainDefaults(batch=32, lr=0.002, gamma=2.0, ema_kimg=10),
-    # Official StyleGAN3 train.py: glr 0.0025, dlr 0.002, ema_kimg = batch * 10 / 32; no path
-    # length penalty or style mixing (implied by the arch); gamma 2 is the 256x256 recipe.
-    "stylegan3-t": TrainDefaults(
-        batch=32, lr=0.0025, dlr=0.002, gamma=2.0, ema_kimg=10, ema_rampup=0.05
-    ),
-    "stylegan3-r": TrainDefaults(
-        batch=32, lr=0.0025, dlr=0.002, gamma=2.0, ema_kimg=10, ema_rampup=0.05
-    ),
-    "stylegan3-t-cpu": TrainDefaults(
-        batch=8,
-        lr=0.0025,
-        dlr=0.002,
-        gamma=0.05,
-        ema_kimg=1.0,
-        ema_rampup=0.05,
-        aug="ada",
-        tick_kimg=1.0,
-    ),
-}
 
 AUG_MODES = ("ada", "fixed", "diffaug", "none")
 PRECISIONS = ("fp32", "mixed")
@@ -298,10 +296,8 @@ class TrainConfig:
 
     def resolved(self) -> TrainConfig:
         """A copy with every None replaced by the preset's default, validated."""
-        d = TRAIN_DEFAULTS.get(canonical_preset(self.preset))
-        preset = arch_preset(self.preset)
-        if d is None:
-            raise UserError(f"preset {self.preset!r} has no training defaults")
+        preset = get_preset(self.preset)
+        d = preset.train
         r = dataclasses.replace(self, preset=canonical_preset(self.preset))
         r.batch = d.batch if r.batch is None else r.batch
         r.glr = d.lr if r.glr is None else r.glr

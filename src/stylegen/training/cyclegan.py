@@ -1,4 +1,4 @@
-"""CycleGAN training (Zhu, Park, Isola & Efros 2017) on the shared training machinery.
+"""CycleGAN (Zhu, Park, Isola & Efros 2017): config, presets and the training step.
 
 Two generators, G_AB: A -> B and G_BA: B -> A, and two PatchGAN discriminators, D_A (real A vs
 G_BA(B)) and D_B (real B vs G_AB(A)). Per minibatch, as in the paper's code:
@@ -13,34 +13,31 @@ Adam lr 2e-4, betas (0.5, 0.999); the lr stays constant for `epochs` epochs, the
 zero over `decay_epochs` epochs (updated every minibatch). Training images are resized to
 `load_size` (286 for 256 crops), randomly cropped to `crop_size` and randomly mirrored.
 
-Progress is counted in images of domain A (kimg), as in StyleGAN training, so the run folder, ticks,
-stats.jsonl, losses.png, progress callbacks and `--resume` work the same way (they reuse
-training/loop.py and training/stats.py). Each snapshot folder holds G_AB/ and G_BA/ (checkpoints
-that `stylegen translate` and `stylegen.load` open alone), training_state.pt (both discriminators,
-optimisers, image pools and RNG states; read with weights_only=True) and samples.png.
+Progress is counted in images of domain A (kimg); the loop, run folder, stats, snapshots and
+`--resume` are the shared ones (training/trainer.py, runs.py). Each snapshot folder holds G_AB/ and
+G_BA/ (checkpoints that `stylegen translate` and `stylegen.load` open alone), training_state.pt
+(both discriminators, optimisers, image pools and RNG states; read with weights_only=True) and
+samples.png.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
-import logging
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stylegen.checkpoint import atomic_dir, write_checkpoint_files
-from stylegen.config import config_from_dict, config_to_dict
+from stylegen import runs
+from stylegen.checkpoint import write_checkpoint_files
 from stylegen.data.datasets import ImageDataset, UnpairedDataset, open_dataset
 from stylegen.errors import UserError
-from stylegen.images import float_to_uint8, make_grid, save_image, uint8_to_float
+from stylegen.images import float_to_uint8, make_grid, uint8_to_float
 from stylegen.models.cyclegan import (
     PatchDiscriminator,
     PatchDiscriminatorConfig,
@@ -50,35 +47,24 @@ from stylegen.models.cyclegan import (
 )
 from stylegen.training import losses
 from stylegen.training.image_pool import ImagePool
-from stylegen.training.loop import (
-    OPTIONS_FILE,
-    STATE_FILE,
-    Progress,
-    ProgressFn,
-    TrainingDivergedError,
-    _truncate_stats,
-    latest_snapshot,
-    new_run_dir,
-)
-from stylegen.training.stats import StatsCollector, StatsWriter, plot_losses
+from stylegen.training.stats import StatsCollector
+from stylegen.training.trainer import Family, ProgressFn, read_run_config, resume_run, start_run
 from stylegen.translate import DIRECTIONS as GENERATOR_DIRS
 
 __all__ = [
+    "CYCLEGAN",
     "CYCLEGAN_PRESETS",
     "CycleGANConfig",
     "CycleGANPreset",
-    "CycleGANTrainer",
+    "CycleGANStep",
     "GENERATOR_DIRS",
+    "LOSS_PANELS",
     "lr_factor",
     "open_domains",
     "resume_cyclegan",
     "train_cyclegan",
     "translation_grid",
 ]
-
-log = logging.getLogger(__name__)
-
-KIND = "cyclegan"  # written into training_options.json so a run folder says what it holds
 
 # Extra panels for losses.png (the shared plot draws G and D totals already).
 LOSS_PANELS = [
@@ -185,7 +171,6 @@ class CycleGANConfig:
     device: str = "cpu"
     threads: int | None = None
     max_nonfinite: int = 20
-    kind: str = KIND
 
     def resolved(self) -> CycleGANConfig:
         """A copy with every None replaced by the preset's default, validated."""
@@ -313,27 +298,26 @@ def translation_grid(
 
 
 # ---------------------------------------------------------------------------------------------
-# The trainer
+# The step
 
 
-class CycleGANTrainer:
-    """Holds every piece of CycleGAN training state; `run()` trains to the end of the schedule."""
+class CycleGANStep:
+    """G_AB, G_BA, D_A, D_B, their optimisers and image pools; one minibatch per `train_step`."""
 
-    def __init__(
-        self,
-        cfg: CycleGANConfig,
-        run_dir: Path,
-        progress: ProgressFn | None = None,
-        data: UnpairedDataset | None = None,
-    ) -> None:
-        self.cfg = cfg = cfg.resolved()
-        self.run_dir = Path(run_dir)
-        self.progress = progress
-        self.device = torch.device(cfg.device)
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
-        torch.manual_seed(cfg.seed)
-        self.data = open_domains(cfg) if data is None else data
+    kind: ClassVar[str] = "cyclegan"
+    loss_panels: ClassVar[list] = LOSS_PANELS
+    log_keys: ClassVar[list[tuple[str, str]]] = [
+        ("epoch", "Progress/epoch"),
+        ("G", "Loss/G/loss"),
+        ("D", "Loss/D/loss"),
+        ("cycle", "Loss/G/cycle"),
+    ]
+    divergence_hint: ClassVar[str] = "lower --lr"
+
+    def __init__(self, cfg: CycleGANConfig, data: UnpairedDataset, device: torch.device) -> None:
+        self.cfg = cfg
+        self.device = device
+        self.data = data
         nets = build_cyclegan(cfg, self.data.num_channels)
         self.G_AB, self.G_BA, self.D_A, self.D_B = (n.to(self.device).train() for n in nets)
         betas = (cfg.beta1, cfg.beta2)
@@ -347,14 +331,11 @@ class CycleGANTrainer:
         self.pool_B = ImagePool(cfg.pool_size, seed=cfg.seed * 2 + 2)
         self.aug_rng = torch.Generator().manual_seed(cfg.seed + 7)
         self.iters_per_epoch = max(len(self.data) // cfg.batch, 1)
-        self.total_iters = (cfg.epochs + cfg.decay_epochs) * self.iters_per_epoch
-        self.iteration = 0
-        self.tick = 0
-        self.nonfinite_streak = 0
+        self.batch = cfg.batch
+        self.total_nimg = (cfg.epochs + cfg.decay_epochs) * self.iters_per_epoch * cfg.batch
+        self.iteration = 0  # minibatches done (the trainer's batch_idx)
         self.stats = StatsCollector()
         self.grid_a, self.grid_b = self._grid_images()
-
-    # -- one minibatch ----------------------------------------------------------------------
 
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.cfg
@@ -375,9 +356,12 @@ class CycleGANTrainer:
                 group["lr"] = lr
         return lr
 
-    def train_step(self) -> None:
+    def train_step(self, cur_nimg: int, batch_idx: int) -> int:
+        """One minibatch: both generators, then both discriminators; returns the number of
+        optimiser steps skipped for non-finite losses."""
         cfg = self.cfg
         report = self.stats.report
+        self.iteration = batch_idx
         lr = self._set_lr()
         real_a, real_b = self._real_batch()
 
@@ -398,7 +382,7 @@ class CycleGANTrainer:
                 self.G_BA(real_a), real_a
             )
             loss_g = loss_g + cfg.lambda_identity * cfg.lambda_cycle * identity
-        ok = self._step(self.opt_G, loss_g)
+        skipped = self._step(self.opt_G, loss_g)
 
         # Discriminators: real vs pooled fakes, halved so D learns slower than G (paper, 7.1).
         self.D_A.requires_grad_(True)
@@ -411,7 +395,7 @@ class CycleGANTrainer:
         loss_d_b = 0.5 * (
             losses.lsgan_loss(self.D_B(real_b), True) + losses.lsgan_loss(self.D_B(pooled_b), False)
         )
-        ok = self._step(self.opt_D, loss_d_a + loss_d_b) and ok
+        skipped += self._step(self.opt_D, loss_d_a + loss_d_b)
 
         for name, value in (
             ("Loss/G/loss", loss_g),
@@ -425,83 +409,23 @@ class CycleGANTrainer:
             ("Progress/lr", lr),
         ):
             report(name, value.detach() if isinstance(value, torch.Tensor) else value)
-        self.iteration += 1
-        self._check_divergence(ok)
+        self.iteration = batch_idx + 1
+        return skipped
 
-    def _step(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> bool:
-        """Backward + step; a non-finite loss skips the step."""
+    @staticmethod
+    def _step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> int:
+        """Backward + step; a non-finite loss skips the step (returns 1)."""
         opt.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
-            return False
+            return 1
         loss.backward()
         opt.step()
-        return True
+        return 0
 
-    def _check_divergence(self, ok: bool) -> None:
-        self.nonfinite_streak = 0 if ok else self.nonfinite_streak + 1
-        if self.nonfinite_streak >= self.cfg.max_nonfinite:
-            raise TrainingDivergedError(
-                f"losses were not finite for {self.nonfinite_streak} steps in a row at kimg "
-                f"{self.cur_nimg / 1000:.2f}; the last good snapshot in {self.run_dir} is intact: "
-                "lower --lr and resume"
-            )
+    # -- what the trainer asks for ----------------------------------------------------------
 
-    # -- ticks, snapshots -------------------------------------------------------------------
-
-    @property
-    def cur_nimg(self) -> int:
-        return self.iteration * self.cfg.batch
-
-    def run(self) -> Path:
-        cfg = self.cfg
-        total_nimg = self.total_iters * cfg.batch
-        tick_nimg = max(int(cfg.tick_kimg * 1000), 1)
-        writer = StatsWriter(self.run_dir)
-        tick_start_nimg, tick_start_time, start_time = self.cur_nimg, time.time(), time.time()
-        last_snapshot = None
-        try:
-            while self.iteration < self.total_iters:
-                self.train_step()
-                done = self.iteration >= self.total_iters
-                if self.progress:
-                    self.progress(Progress(self.cur_nimg, total_nimg, self.tick))
-                if not done and self.cur_nimg < tick_start_nimg + tick_nimg:
-                    continue
-                now = time.time()
-                tick_sec = now - tick_start_time
-                kimg_done = max((self.cur_nimg - tick_start_nimg) / 1000, 1e-8)
-                stats = self.stats.tick(
-                    {
-                        "Progress/tick": self.tick,
-                        "Progress/kimg": self.cur_nimg / 1000,
-                        "Progress/epoch": self.iteration / self.iters_per_epoch,
-                        "Timing/sec_per_tick": tick_sec,
-                        "Timing/sec_per_kimg": tick_sec / kimg_done,
-                        "Timing/total_sec": now - start_time,
-                    }
-                )
-                writer.write(stats)
-                log.info(
-                    "tick %d epoch %.2f kimg %.2f G %.3f D %.3f cycle %.3f",
-                    self.tick,
-                    stats["Progress/epoch"],
-                    stats["Progress/kimg"],
-                    stats.get("Loss/G/loss", float("nan")),
-                    stats.get("Loss/D/loss", float("nan")),
-                    stats.get("Loss/G/cycle", float("nan")),
-                )
-                self.tick += 1
-                if done or self.tick % cfg.snap == 0:
-                    last_snapshot = self.snapshot()
-                    plot_losses(
-                        self.run_dir / "stats.jsonl", self.run_dir / "losses.png", LOSS_PANELS
-                    )
-                if self.progress:
-                    self.progress(Progress(self.cur_nimg, total_nimg, self.tick, stats))
-                tick_start_nimg, tick_start_time = self.cur_nimg, time.time()
-        finally:
-            writer.close()
-        return last_snapshot or latest_snapshot(self.run_dir)
+    def tick_stats(self) -> dict[str, Any]:
+        return {"Progress/epoch": self.iteration / self.iters_per_epoch}
 
     def _grid_images(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Eight fixed images per domain for the snapshot grids, at the crop size."""
@@ -518,6 +442,24 @@ class CycleGANTrainer:
             self.G_AB, self.G_BA, self.grid_a.to(self.device), self.grid_b.to(self.device)
         )
 
+    def preview_reals(self) -> None:
+        return None
+
+    def metrics_target(self) -> None:
+        return None
+
+    def save_networks(self, folder: Path, metadata: dict[str, Any]) -> None:
+        metadata = {
+            **metadata,
+            "epoch": self.iteration / self.iters_per_epoch,
+            "data_a": self.cfg.data_a,
+            "data_b": self.cfg.data_b,
+        }
+        for direction, sub in GENERATOR_DIRS.items():
+            (folder / sub).mkdir()
+            G = self.G_AB if direction == "a2b" else self.G_BA
+            write_checkpoint_files(G, folder / sub, {**metadata, "direction": direction})
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue bit-for-bit; plain tensors and containers only."""
         return {
@@ -529,7 +471,6 @@ class CycleGANTrainer:
             "opt_D": self.opt_D.state_dict(),
             "pool_A": self.pool_A.state_dict(),
             "pool_B": self.pool_B.state_dict(),
-            "counters": torch.tensor([self.iteration, self.tick, self.nonfinite_streak]),
             "rng_torch": torch.get_rng_state(),
             "rng_aug": self.aug_rng.get_state(),
         }
@@ -539,40 +480,10 @@ class CycleGANTrainer:
             getattr(self, name).load_state_dict(state[name])
         self.pool_A.load_state_dict(state["pool_A"], self.device)
         self.pool_B.load_state_dict(state["pool_B"], self.device)
-        self.iteration, self.tick, self.nonfinite_streak = (int(v) for v in state["counters"])
         torch.set_rng_state(state["rng_torch"])
         self.aug_rng.set_state(state["rng_aug"])
-
-    def snapshot(self) -> Path:
-        """Write snapshot-<kimg>/ atomically: G_AB/, G_BA/, training_state.pt, samples.png."""
-        name = f"snapshot-{self.cur_nimg // 1000:06d}"
-        if self.cur_nimg % 1000:
-            name += f".{self.cur_nimg % 1000:03d}"
-        final = self.run_dir / name
-        metadata = {
-            "kimg": self.cur_nimg / 1000,
-            "epoch": self.iteration / self.iters_per_epoch,
-            "run": self.run_dir.name,
-            "data_a": self.cfg.data_a,
-            "data_b": self.cfg.data_b,
-        }
-        try:
-            with atomic_dir(final) as tmp:
-                for direction, sub in GENERATOR_DIRS.items():
-                    (tmp / sub).mkdir()
-                    G = self.G_AB if direction == "a2b" else self.G_BA
-                    write_checkpoint_files(G, tmp / sub, {**metadata, "direction": direction})
-                torch.save(self.state_dict(), tmp / STATE_FILE)
-                grid = self.sample_grid()
-                save_image(grid, tmp / "samples.png")
-        except OSError as exc:
-            raise UserError(
-                f"could not write snapshot {final} ({exc.strerror}); free disk space or pick "
-                "another --outdir, then --resume"
-            ) from None
-        save_image(grid, self.run_dir / f"fakes{self.cur_nimg // 1000:06d}.png")
-        log.info("snapshot %s", final)
-        return final
+        counters = state["counters"]  # [cur_nimg, batch_idx, ...], or [iteration, ...] (older)
+        self.iteration = int(counters[0] if len(counters) == 3 else counters[1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -583,34 +494,28 @@ def _run_name(cfg: CycleGANConfig) -> str:
     def stem(spec: str) -> str:  # 'fashion-mnist:sneaker' -> 'sneaker', 'data/horses' -> 'horses'
         return str(spec).partition(":")[2] or Path(str(spec).rstrip("/")).stem
 
-    return f"{stem(cfg.data_a)}2{stem(cfg.data_b)}"
+    return runs.run_name(f"{stem(cfg.data_a)}2{stem(cfg.data_b)}", f"cyclegan-{cfg.preset}")
+
+
+CYCLEGAN = Family(
+    kind=CycleGANStep.kind,
+    title="CycleGAN",
+    config_cls=CycleGANConfig,
+    open_data=lambda cfg: open_domains(cfg),
+    build_step=CycleGANStep,
+    run_name=_run_name,
+)
 
 
 def train_cyclegan(cfg: CycleGANConfig, progress: ProgressFn | None = None) -> Path:
     """Start a new CycleGAN run under cfg.outdir; returns the final snapshot folder."""
-    resolved = cfg.resolved()
-    data = open_domains(resolved)  # fail on bad data before creating the run folder
-    run_dir = new_run_dir(resolved.outdir, _run_name(resolved), f"cyclegan-{resolved.preset}")
-    (run_dir / OPTIONS_FILE).write_text(json.dumps(config_to_dict(resolved), indent=2) + "\n")
-    log.info("run folder %s", run_dir)
-    return CycleGANTrainer(resolved, run_dir, progress, data=data).run()
+    return start_run(CYCLEGAN, cfg, progress)
 
 
 def read_options(run_dir: str | os.PathLike) -> CycleGANConfig:
     """The config of a CycleGAN run folder; UserError when it is not one."""
-    options = Path(run_dir) / OPTIONS_FILE
-    if not options.exists():
-        raise UserError(
-            f"--resume {run_dir} is not a run folder (no {OPTIONS_FILE}); pass a folder written "
-            "by `stylegen cyclegan train`"
-        )
-    doc = json.loads(options.read_text())
-    if doc.get("kind") != KIND:
-        raise UserError(
-            f"{run_dir} is a StyleGAN run, not a CycleGAN run; resume it with "
-            f"`stylegen train --resume {run_dir}`"
-        )
-    return config_from_dict(CycleGANConfig, doc)
+    hint = f"; resume it with `stylegen train --resume {run_dir}`"
+    return read_run_config(CYCLEGAN, Path(run_dir), other_hint=hint)
 
 
 def resume_cyclegan(
@@ -620,18 +525,9 @@ def resume_cyclegan(
     decay_epochs: int | None = None,
 ) -> Path:
     """Continue a CycleGAN run from its last snapshot (optionally with a longer schedule)."""
-    run_dir = Path(run_dir)
     cfg = read_options(run_dir)
-    snap = latest_snapshot(run_dir)
-    if snap is None:
-        raise UserError(f"run {run_dir} has no complete snapshot yet; start it again instead")
     if epochs is not None:
         cfg.epochs = epochs
     if decay_epochs is not None:
         cfg.decay_epochs = decay_epochs
-    trainer = CycleGANTrainer(cfg, run_dir, progress)
-    state = torch.load(snap / STATE_FILE, map_location=trainer.device, weights_only=True)
-    trainer.load_state_dict(state)
-    _truncate_stats(run_dir / "stats.jsonl", trainer.cur_nimg / 1000)
-    log.info("resumed %s from %s at kimg %.3f", run_dir, snap.name, trainer.cur_nimg / 1000)
-    return trainer.run()
+    return resume_run(CYCLEGAN, run_dir, cfg, progress)

@@ -1,12 +1,11 @@
-"""The StyleGAN2 training loop (Karras et al. 2020), with ADA (Karras et al. 2020b).
+"""StyleGAN2/3 training (Karras et al. 2020, 2021) with ADA (Karras et al. 2020b): the step.
 
-`train(config)` builds the dataset and networks, then alternates four phases per minibatch as the
-official code does: Gmain (non-saturating loss, optional style mixing), Greg (path-length penalty
-every `pl_interval` minibatches), Dmain (logistic loss on augmented reals and fakes) and Dreg (R1
-on reals every `r1_interval` minibatches), with Adam settings corrected for lazy regularisation.
-After each minibatch G_ema follows G and ADA adjusts p. Every tick logs and writes stats; every
-`snap` ticks an atomic snapshot folder holds the G_ema checkpoint, the full training state (for an
-exact resume) and a sample grid.
+`StyleGANStep.train_step` alternates four phases per minibatch as the official code does:
+Gmain (non-saturating loss, optional style mixing), Greg (path-length penalty every `pl_interval`
+minibatches), Dmain (logistic loss on augmented reals and fakes) and Dreg (R1 on reals every
+`r1_interval` minibatches), with Adam settings corrected for lazy regularisation. After each
+minibatch G_ema follows G and ADA adjusts p. The loop around it (ticks, snapshots, resume, stats)
+is the shared one in training/trainer.py; `train` and `resume` are this family's entry points.
 
 Each minibatch is cut into shards of `batch_gpu` images, each with its own random streams; with
 several processes (torchrun) each runs its own shards and gradients, ADA and stats are summed
@@ -17,62 +16,45 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import logging
 import os
-import re
-import shutil
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from stylegen.checkpoint import fsync_files, replace_dir, write_checkpoint_files
-from stylegen.config import config_from_dict, config_to_dict
+from stylegen import runs
+from stylegen.checkpoint import write_checkpoint_files
 from stylegen.data.datasets import open_dataset
 from stylegen.errors import UserError
-from stylegen.images import float_to_uint8, make_grid, save_image, uint8_to_float
-from stylegen.metrics.report import check_training_metrics, evaluate_snapshot, truncate_metrics
+from stylegen.images import float_to_uint8, make_grid, uint8_to_float
 from stylegen.models import Discriminator, Generator, set_reduced_precision
 from stylegen.models.registry import build_generator
 from stylegen.training import distributed, losses
 from stylegen.training.augment import make_augment
 from stylegen.training.ema import ema_beta, update_ema
-from stylegen.training.stats import StatsCollector, StatsWriter, plot_losses
+from stylegen.training.stats import StatsCollector
 from stylegen.training.stylegan_config import TrainConfig, build_configs, magnitude_ema_beta
+from stylegen.training.trainer import Family, ProgressFn, read_run_config, resume_run, start_run
+
+__all__ = [
+    "STYLEGAN",
+    "Batches",
+    "StyleGANStep",
+    "build_networks",
+    "open_training_data",
+    "resume",
+    "train",
+]
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = "training_state.pt"
-OPTIONS_FILE = "training_options.json"
-SNAPSHOT_RE = re.compile(r"^snapshot-(\d+)$")
-
-
-class TrainingDivergedError(UserError):
-    """Losses stayed non-finite: the run stops, the last good snapshot is kept."""
-
-
-@dataclass
-class Progress:
-    """What the CLI's progress bar needs after every minibatch and tick."""
-
-    cur_nimg: int
-    total_nimg: int
-    tick: int
-    stats: dict[str, Any] | None = None  # set at the end of a tick
-
-
-ProgressFn = Callable[[Progress], None]
-
 
 # ---------------------------------------------------------------------------------------------
-# Setup
+# Data and networks
 
 
 def open_training_data(cfg: TrainConfig):
@@ -117,20 +99,6 @@ def build_networks(cfg: TrainConfig, ds) -> tuple[Generator, Discriminator]:
     return build_generator(g_cfg), Discriminator(d_cfg)
 
 
-def new_run_dir(outdir: str | os.PathLike, data: str, preset: str) -> Path:
-    """runs/NNNNN-<data>-<preset>, numbered after the highest existing run."""
-    outdir = Path(outdir)
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create --outdir {outdir} ({exc.strerror})") from None
-    ids = [int(m.group(1)) for p in outdir.iterdir() if (m := re.match(r"^(\d+)-", p.name))]
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(data).rstrip("/")).stem or "data")
-    run_dir = outdir / f"{max(ids, default=-1) + 1:05d}-{name}-{preset}"
-    run_dir.mkdir()
-    return run_dir
-
-
 class Batches:
     """Random minibatches (with replacement) from a dataset, reproducible from its RNG state."""
 
@@ -153,29 +121,34 @@ class Batches:
 
 
 # ---------------------------------------------------------------------------------------------
-# The trainer
+# The step
 
 
-class Trainer:
-    """Holds every piece of training state; `run()` trains until `kimg`."""
+class StyleGANStep:
+    """G, D, G_ema, their optimisers, ADA and the per-shard random streams; one minibatch of
+    the four phases per `train_step`."""
 
-    def __init__(
-        self, cfg: TrainConfig, run_dir: Path, progress: ProgressFn | None = None, ds=None
-    ):
-        cfg = cfg.resolved()
+    kind: ClassVar[str] = "stylegan"
+    loss_panels: ClassVar[list] = []
+    log_keys: ClassVar[list[tuple[str, str]]] = [
+        ("G", "Loss/G/loss"),
+        ("D", "Loss/D/loss"),
+        ("aug", "Progress/augment"),
+    ]
+    divergence_hint: ClassVar[str] = "lower --glr/--dlr or raise --gamma"
+
+    def __init__(self, cfg: TrainConfig, ds, device: torch.device) -> None:
         self.dist = distributed.info()
         # Each process runs `rounds` shards of batch_gpu images per minibatch (distributed.py).
         self.layout = distributed.shard_layout(
             cfg.batch, cfg.batch_gpu, self.dist.world_size, self.dist.rank
         )
         self.cfg = cfg = dataclasses.replace(cfg, batch_gpu=self.layout.batch_gpu)
-        self.run_dir = run_dir
-        self.progress = progress if self.dist.is_main else None
-        self.device = distributed.process_device(cfg.device, self.dist)
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
-        torch.manual_seed(cfg.seed)
-        self.ds = open_training_data(cfg) if ds is None else ds
+        self.device = device
+        self.batch = cfg.batch
+        self.total_nimg = int(cfg.kimg * 1000)
+        self.cur_nimg = 0  # the trainer's count at the current step (D blur fades with it)
+        self.ds = ds
         self.G, self.D = build_networks(cfg, self.ds)
         self.G.to(self.device).train()
         self.D.to(self.device).train()
@@ -204,12 +177,7 @@ class Trainer:
         self.opt_G = self._adam(self.G, cfg.glr, cfg.pl_interval if cfg.pl_weight > 0 else None)
         self.opt_D = self._adam(self.D, cfg.dlr, cfg.r1_interval if cfg.gamma > 0 else None)
         self.pl_mean = torch.zeros([], device=self.device)
-        self.cur_nimg = 0
-        self.batch_idx = 0
-        self.tick = 0
-        self.nonfinite_total = 0
-        self.nonfinite_streak = 0
-        self.step_ok = True
+        self.skipped = 0  # optimiser steps skipped in the current minibatch
         self.stats = StatsCollector()
         self.grid_z, self.grid_c = self._grid_latents()
         self.shard_rngs = [self._new_shard_rng(s) for s in self.layout.local_shards]
@@ -312,23 +280,12 @@ class Trainer:
                 (loss * gain if gain != 1.0 else loss).backward()
         params = [p for p in module.parameters() if p.requires_grad]
         if distributed.reduce_gradients(params, bad) > 0:
-            self.nonfinite_total += 1
-            self.step_ok = False
+            self.skipped += 1
             return
         for p in module.parameters():
             if p.grad is not None:
                 torch.nan_to_num_(p.grad, nan=0, posinf=1e5, neginf=-1e5)
         opt.step()
-
-    def _check_divergence(self) -> None:
-        """Stop once whole minibatches keep producing non-finite losses."""
-        self.nonfinite_streak = 0 if self.step_ok else self.nonfinite_streak + 1
-        if self.nonfinite_streak >= self.cfg.max_nonfinite:
-            raise TrainingDivergedError(
-                f"losses were not finite for {self.nonfinite_streak} steps in a row at "
-                f"kimg {self.cur_nimg / 1000:.1f}; the last good snapshot in {self.run_dir} "
-                "is intact: lower --glr/--dlr or raise --gamma and resume"
-            )
 
     def _phase_G(self, z, c) -> torch.Tensor:
         self.G.requires_grad_(True)
@@ -385,11 +342,13 @@ class Trainer:
             total = total + r1.mean() * cfg.r1_interval
         return total, real_logits.detach()
 
-    def train_step(self) -> None:
-        """One minibatch: all due phases over every local shard, then EMA and bookkeeping."""
+    def train_step(self, cur_nimg: int, batch_idx: int) -> int:
+        """One minibatch: all due phases over every local shard, then EMA; returns the number
+        of optimiser steps skipped for non-finite losses."""
         cfg = self.cfg
         n = cfg.batch_gpu
-        self.step_ok = True
+        self.cur_nimg = cur_nimg
+        self.skipped = 0
         shards = []
         for k in range(len(self.shard_rngs)):
             with self._shard_rng(k) as batches:
@@ -400,7 +359,7 @@ class Trainer:
                 shards.append((real, real_c, z, self._gen_c(n, batches)))
 
         self._run_phase(self.opt_G, self.G, lambda k: self._phase_G(*shards[k][2:]))
-        if cfg.pl_weight > 0 and self.batch_idx % cfg.pl_interval == 0:
+        if cfg.pl_weight > 0 and batch_idx % cfg.pl_interval == 0:
             new_pl_means: list[torch.Tensor] = []
             self._run_phase(
                 self.opt_G, self.G, lambda k: self._phase_Greg(*shards[k][2:], new_pl_means)
@@ -408,14 +367,12 @@ class Trainer:
             self.pl_mean = self._mean_over_shards(new_pl_means)
         # Official code runs Dmain and Dreg as separate phases; when both are due we fuse them
         # into one pass over the reals (same gradients, one D forward fewer).
-        do_r1 = cfg.gamma > 0 and self.batch_idx % cfg.r1_interval == 0
+        do_r1 = cfg.gamma > 0 and batch_idx % cfg.r1_interval == 0
         self._run_D_phase(shards, do_r1)
 
-        beta = ema_beta(cfg.batch, cfg.ema_kimg, cfg.ema_rampup, self.cur_nimg)
+        beta = ema_beta(cfg.batch, cfg.ema_kimg, cfg.ema_rampup, cur_nimg)
         update_ema(self.G_ema, self.G, beta)
-        self.cur_nimg += cfg.batch
-        self.batch_idx += 1
-        self._check_divergence()
+        return self.skipped
 
     def _run_D_phase(self, shards: list, do_r1: bool) -> None:
         """Dmain (+ Dreg) over every shard, then the ADA update from all reals' logits."""
@@ -447,73 +404,10 @@ class Trainer:
                 buf.copy_(self._mean_over_shards(values))
         self.augment.update(torch.cat(real_logits))
 
-    # -- ticks, snapshots -------------------------------------------------------------------
+    # -- what the trainer asks for ----------------------------------------------------------
 
-    def run(self) -> Path:
-        cfg = self.cfg
-        total_nimg = int(cfg.kimg * 1000)
-        tick_nimg = max(int(cfg.tick_kimg * 1000), 1)
-        main = self.dist.is_main  # rank 0 alone writes files
-        writer = StatsWriter(self.run_dir) if main else None
-        if self.cur_nimg == 0 and main:
-            self._write_reals()
-        tick_start_nimg, tick_start_time, start_time = self.cur_nimg, time.time(), time.time()
-        last_snapshot = None
-        try:
-            while self.cur_nimg < total_nimg:
-                self.train_step()
-                done = self.cur_nimg >= total_nimg
-                if self.progress:
-                    self.progress(Progress(self.cur_nimg, total_nimg, self.tick))
-                if not done and self.cur_nimg < tick_start_nimg + tick_nimg:
-                    continue
-                now = time.time()
-                stats = self._end_tick(tick_start_nimg, now - tick_start_time, now - start_time)
-                if writer:
-                    writer.write(stats)
-                self.tick += 1
-                if done or self.tick % cfg.snap == 0:
-                    last_snapshot = self.snapshot()
-                    if main:
-                        plot_losses(self.run_dir / "stats.jsonl", self.run_dir / "losses.png")
-                        self.evaluate_metrics(last_snapshot, writer)
-                if self.progress:
-                    self.progress(Progress(self.cur_nimg, total_nimg, self.tick, stats))
-                tick_start_nimg, tick_start_time = self.cur_nimg, time.time()
-        finally:
-            if writer:
-                writer.close()
-        distributed.barrier()  # nobody leaves while rank 0 still writes the last snapshot
-        return last_snapshot or (self.latest_snapshot() if main else None)
-
-    def _end_tick(self, start_nimg: int, tick_sec: float, total_sec: float) -> dict[str, Any]:
-        kimg = self.cur_nimg / 1000
-        sec_per_kimg = tick_sec / max((self.cur_nimg - start_nimg) / 1000, 1e-8)
-        if self.dist.enabled:  # means over every process's samples
-            names = distributed.all_gather_objects(self.stats.names())
-            union = list(dict.fromkeys(name for local in names for name in local))
-            self.stats.reduce(union, distributed.all_reduce_sum_, self.device)
-        stats = self.stats.tick(
-            {
-                "Progress/tick": self.tick,
-                "Progress/kimg": kimg,
-                "Progress/augment": self.augment.p,
-                "Progress/nonfinite_steps": self.nonfinite_total,
-                "Timing/sec_per_tick": tick_sec,
-                "Timing/sec_per_kimg": sec_per_kimg,
-                "Timing/total_sec": total_sec,
-            }
-        )
-        log.info(
-            "tick %d kimg %.1f sec/kimg %.1f G %.3f D %.3f aug %.3f",
-            self.tick,
-            kimg,
-            sec_per_kimg,
-            stats.get("Loss/G/loss", float("nan")),
-            stats.get("Loss/D/loss", float("nan")),
-            self.augment.p,
-        )
-        return stats
+    def tick_stats(self) -> dict[str, Any]:
+        return {"Progress/augment": self.augment.p}
 
     def sample_grid(self) -> np.ndarray:
         imgs = []
@@ -524,11 +418,16 @@ class Trainer:
                 imgs.append(float_to_uint8(self.G_ema(z, c, noise_mode="const")).cpu())
         return make_grid(torch.cat(imgs), ncols=8)
 
-    def _write_reals(self) -> None:
+    def preview_reals(self) -> np.ndarray:
         gen = torch.Generator().manual_seed(54321)
         idx = torch.randint(len(self.ds), (64,), generator=gen).tolist()
-        reals = np.stack([self.ds[i][0] for i in idx])
-        save_image(make_grid(reals, ncols=8), self.run_dir / "reals.png")
+        return make_grid(np.stack([self.ds[i][0] for i in idx]), ncols=8)
+
+    def save_networks(self, folder: Path, metadata: dict[str, Any]) -> None:
+        write_checkpoint_files(self.G_ema, folder, {**metadata, "dataset": self.cfg.data})
+
+    def metrics_target(self) -> tuple[torch.nn.Module, Any]:
+        return self.G_ema, self.ds
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue bit-for-bit; plain tensors and containers only.
@@ -548,9 +447,6 @@ class Trainer:
             "opt_D": self.opt_D.state_dict(),
             "augment": self._augment_state(),
             "pl_mean": self.pl_mean.detach().cpu(),
-            "counters": torch.tensor(
-                [self.cur_nimg, self.batch_idx, self.tick, self.nonfinite_total]
-            ),
             # Shard 0's streams under the names older snapshots used, then every shard's.
             "rng_torch": shard_rngs[0]["torch"],
             "rng_batches": shard_rngs[0]["batches"],
@@ -579,12 +475,9 @@ class Trainer:
             augment = {**augment, "ada": {**augment["ada"], "sign_sum": 0.0, "count": 0}}
         self.augment.load_state_dict(augment)
         self.pl_mean = state["pl_mean"].to(self.device)
-        self.cur_nimg, self.batch_idx, self.tick, self.nonfinite_total = (
-            int(v) for v in state["counters"]
-        )
-        self._load_shard_rngs(state)
+        self._load_shard_rngs(state, batch_idx=int(state["counters"][1]))
 
-    def _load_shard_rngs(self, state: dict[str, Any]) -> None:
+    def _load_shard_rngs(self, state: dict[str, Any], batch_idx: int) -> None:
         saved = state.get("rng_shards") or [
             {"torch": state["rng_torch"], "batches": state["rng_batches"]}
         ]
@@ -599,7 +492,7 @@ class Trainer:
             if shard < len(saved):
                 rng = saved[shard]
             else:  # a shard the snapshot did not have: fresh streams, not a replay of step 0
-                seed = _shard_seed(self.cfg.seed + self.batch_idx, shard, 0)
+                seed = _shard_seed(self.cfg.seed + batch_idx, shard, 0)
                 rng = {"torch": torch.Generator().manual_seed(seed).get_state()}
                 rng["batches"] = torch.Generator().manual_seed(seed + 1).get_state()
             self.shard_rngs[k]["torch"] = rng["torch"]
@@ -607,105 +500,40 @@ class Trainer:
                 self.shard_rngs[k]["cuda"] = rng["cuda"]
             self.shard_batches[k].rng.set_state(rng["batches"])
 
-    def snapshot(self) -> Path:
-        """Write snapshot-<kimg>/ atomically: G_ema checkpoint + training state + samples."""
-        name = f"snapshot-{self.cur_nimg // 1000:06d}"
-        if self.cur_nimg % 1000:
-            name += f".{self.cur_nimg % 1000:03d}"
-        final = self.run_dir / name
-        state = self.state_dict()
-        if not self.dist.is_main:
-            return final
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=self.run_dir))
-        try:
-            write_checkpoint_files(
-                self.G_ema,
-                tmp,
-                metadata={
-                    "kimg": self.cur_nimg / 1000,
-                    "run": self.run_dir.name,
-                    "dataset": self.cfg.data,
-                },
-            )
-            torch.save(state, tmp / STATE_FILE)
-            grid = self.sample_grid()
-            save_image(grid, tmp / "samples.png")
-            fsync_files(tmp)
-            replace_dir(tmp, final)
-        except OSError as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise UserError(
-                f"could not write snapshot {final} ({exc.strerror}); free disk space or pick "
-                "another --outdir, then --resume"
-            ) from None
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        save_image(grid, self.run_dir / f"fakes{self.cur_nimg // 1000:06d}.png")
-        log.info("snapshot %s", final)
-        return final
-
-    def latest_snapshot(self) -> Path | None:
-        return latest_snapshot(self.run_dir)
-
-    def evaluate_metrics(self, snapshot: Path, writer: StatsWriter | None = None) -> None:
-        """cfg.metrics on G_ema → <run>/metrics.jsonl, metrics.png and TensorBoard."""
-        if not self.cfg.metrics:
-            return
-        results = evaluate_snapshot(
-            self.cfg.metrics,
-            G=self.G_ema,
-            dataset=self.ds,
-            run_dir=self.run_dir,
-            kimg=self.cur_nimg / 1000,
-            snapshot=snapshot,
-            device=str(self.device),
-        )
-        if writer is not None:
-            values = {f"Metrics/{k}": v for r in results for k, v in r["results"].items()}
-            writer.write_scalars(values, step=self.cur_nimg)
-
 
 def _shard_seed(seed: int, shard: int, stream: int) -> int:
     """Shard 0 keeps `seed` (the single-process streams); other shards get their own seeds."""
     return seed if shard == 0 else distributed.shard_seed(seed, shard, stream)
 
 
-def latest_snapshot(run_dir: Path) -> Path | None:
-    snaps = sorted(
-        (
-            p
-            for p in Path(run_dir).iterdir()
-            if SNAPSHOT_RE.match(p.name.split(".")[0]) and (p / STATE_FILE).exists()
-        ),
-        key=lambda p: p.name,
-    )
-    return snaps[-1] if snaps else None
-
-
 # ---------------------------------------------------------------------------------------------
 # Entry points
 
 
+def _check(cfg: TrainConfig, ds) -> None:
+    """Fail on bad batch sizes and metric names before a run folder exists."""
+    from stylegen.metrics.report import check_training_metrics
+
+    layout = distributed.shard_layout(cfg.batch, cfg.batch_gpu, distributed.info().world_size)
+    build_networks(dataclasses.replace(cfg, batch_gpu=layout.batch_gpu), ds)
+    check_training_metrics(cfg.metrics, device=cfg.device)
+
+
+STYLEGAN = Family(
+    kind=StyleGANStep.kind,
+    title="StyleGAN",
+    config_cls=TrainConfig,
+    open_data=open_training_data,
+    build_step=StyleGANStep,
+    run_name=lambda cfg: runs.run_name(cfg.data, cfg.preset),
+    check=_check,
+    backend=lambda cfg: cfg.dist_backend,
+)
+
+
 def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
     """Start a new run under cfg.outdir; returns the final snapshot folder."""
-    resolved = cfg.resolved()
-    # Under torchrun (WORLD_SIZE > 1) this joins the process group; see training/distributed.py.
-    with distributed.session(resolved.device, resolved.dist_backend) as dist_info:
-        ds = open_training_data(resolved)  # fail on bad data before creating the run folder
-        layout = distributed.shard_layout(resolved.batch, resolved.batch_gpu, dist_info.world_size)
-        build_networks(dataclasses.replace(resolved, batch_gpu=layout.batch_gpu), ds)
-        check_training_metrics(resolved.metrics, device=resolved.device)
-        run_dir = distributed.rank0_call(lambda: _create_run_dir(resolved))
-        trainer = Trainer(resolved, run_dir, progress, ds=ds)
-        return trainer.run()
-
-
-def _create_run_dir(cfg: TrainConfig) -> Path:
-    run_dir = new_run_dir(cfg.outdir, cfg.data, cfg.preset)
-    (run_dir / OPTIONS_FILE).write_text(json.dumps(config_to_dict(cfg), indent=2) + "\n")
-    log.info("run folder %s", run_dir)
-    return run_dir
+    return start_run(STYLEGAN, cfg, progress)
 
 
 def resume(
@@ -721,60 +549,12 @@ def resume(
     With several processes every one of them reads the run folder (a shared filesystem);
     `batch_gpu` / `dist_backend` override the run's settings for a different machine.
     """
-    run_dir = Path(run_dir)
-    options = run_dir / OPTIONS_FILE
-    if not options.exists():
-        raise UserError(
-            f"--resume {run_dir} is not a run folder (no {OPTIONS_FILE}); pass a folder "
-            "written by `stylegen train`, e.g. runs/00000-fashion-mnist-cpu32"
-        )
-    values = json.loads(options.read_text())
-    if values.get("kind") == "cyclegan":
-        raise UserError(
-            f"--resume {run_dir} is a CycleGAN run; continue it with "
-            f"`stylegen cyclegan train --resume {run_dir}`"
-        )
-    cfg = config_from_dict(TrainConfig, values)
+    hint = f"; continue it with `stylegen cyclegan train --resume {run_dir}`"
+    cfg = read_run_config(STYLEGAN, Path(run_dir), other_hint=hint)
     if kimg is not None:
         cfg.kimg = kimg
     if batch_gpu is not None:
         cfg.batch_gpu = batch_gpu
     if dist_backend is not None:
         cfg.dist_backend = dist_backend
-    with distributed.session(cfg.device, cfg.dist_backend):
-        snap = distributed.rank0_call(lambda: _resume_snapshot(run_dir))
-        trainer = Trainer(cfg, run_dir, progress)
-        # Loaded on the CPU: RNG states must stay there; tensors move to their modules' devices.
-        state = torch.load(snap / STATE_FILE, map_location="cpu", weights_only=True)
-        trainer.load_state_dict(state)
-        if trainer.dist.is_main:
-            _truncate_stats(run_dir / "stats.jsonl", trainer.cur_nimg / 1000)
-            truncate_metrics(run_dir / "metrics.jsonl", trainer.cur_nimg / 1000)
-        log.info("resumed %s from %s at kimg %.1f", run_dir, snap.name, trainer.cur_nimg / 1000)
-        return trainer.run()
-
-
-def _resume_snapshot(run_dir: Path) -> Path:
-    """The newest complete snapshot; drops temp folders left by a run that was killed."""
-    snap = latest_snapshot(run_dir)
-    if snap is None:
-        raise UserError(f"run {run_dir} has no complete snapshot yet; start it again instead")
-    for tmp in run_dir.glob(".snapshot-*.tmp"):
-        shutil.rmtree(tmp, ignore_errors=True)
-    return snap
-
-
-def _truncate_stats(path: Path, kimg: float) -> None:
-    """Drop stats lines written after the snapshot we resume from (they will be redone)."""
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            if json.loads(line).get("Progress/kimg", 0) <= kimg + 1e-9:
-                keep.append(line)
-        except json.JSONDecodeError:
-            break
-    tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(x + "\n" for x in keep))
-    os.replace(tmp, path)
+    return resume_run(STYLEGAN, run_dir, cfg, progress)
