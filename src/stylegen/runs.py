@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,8 @@ def acquire_lock(run_dir: str | os.PathLike) -> None:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             holder = _read_lock(path)
+            if holder is None and _just_created(path):
+                holder = {"pid": "?", "host": "?"}  # being written by a process starting now
             if holder is not None and _holder_alive(holder):
                 raise UserError(
                     f"run {run_dir} is in use by process {holder.get('pid')} on "
@@ -252,10 +255,17 @@ def _read_lock(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def _just_created(path: Path, seconds: float = 5.0) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime < seconds
+    except OSError:
+        return False
+
+
 def _holder_alive(holder: dict[str, Any]) -> bool:
     """Whether the lock's process still runs. A lock from another host cannot be checked
     (shared filesystem) and counts as alive."""
-    if holder.get("host") != socket.gethostname():
+    if holder.get("host") != socket.gethostname() or holder.get("pid") == "?":
         return True
     pid = holder.get("pid")
     if not isinstance(pid, int) or pid <= 0:
