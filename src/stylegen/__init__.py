@@ -1,49 +1,52 @@
 """stylegen: style-based image synthesis in pure PyTorch (StyleGAN2, Karras et al. 2020, ...).
 
 The public API is re-exported here; submodules hold the implementation. Importing stylegen is
-cheap: torch-heavy modules load on first use.
+cheap: each name loads its module on first use.
+
+    stylegen.train(stylegen.TrainConfig(data="fashion-mnist"))   -> final snapshot folder
+    stylegen.resume("runs/00000-fashion-mnist-cpu32")
+    G = stylegen.load("runs/00000-fashion-mnist-cpu32")          (or an official .pkl)
+    stylegen.generate_images(G, seeds=[0, 1, 2])                 -> uint8 [N, C, H, W]
+    stylegen.train_cyclegan(stylegen.CycleGANConfig(data_a=..., data_b=...))
+    stylegen.translate_images(stylegen.load_translator(run, "a2b"), images)
+    stylegen.convert_official("network-snapshot.pkl", "out/")
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "generate_images", "load", "UserError"]
-__all__ += ["CycleGANConfig", "train_cyclegan", "load_translator", "translate_images"]
+# name -> (module, attribute)
+_API: dict[str, tuple[str, str]] = {
+    "TrainConfig": ("stylegen.training.stylegan_config", "TrainConfig"),
+    "train": ("stylegen.training.stylegan", "train"),
+    "resume": ("stylegen.training.stylegan", "resume"),
+    "load": ("stylegen.checkpoint", "load"),
+    "generate_images": ("stylegen.generate", "generate_images"),
+    "CycleGANConfig": ("stylegen.training.cyclegan", "CycleGANConfig"),
+    "train_cyclegan": ("stylegen.training.cyclegan", "train_cyclegan"),
+    "resume_cyclegan": ("stylegen.training.cyclegan", "resume_cyclegan"),
+    "load_translator": ("stylegen.translate", "load_translator"),
+    "translate_images": ("stylegen.translate", "translate_images"),
+    "convert_official": ("stylegen.interop.nvlabs", "convert"),
+    "UserError": ("stylegen.errors", "UserError"),
+    "TrainingDivergedError": ("stylegen.errors", "TrainingDivergedError"),
+}
 
-
-def load(path: Any, device: Any = "cpu", which: str | None = None) -> Any:
-    """Load a checkpoint folder, a run folder's newest snapshot, or an official NVIDIA .pkl
-    snapshot (`which`: G_ema by default, G or D); see checkpoint.load."""
-    from stylegen.checkpoint import load as _load
-
-    return _load(path, device=device, which=which)
-
-
-def generate_images(*args: Any, **kwargs: Any) -> Any:
-    """uint8 images for seeds; see generate.generate_images."""
-    from stylegen.generate import generate_images as _generate
-
-    return _generate(*args, **kwargs)
+__all__ = ["__version__", *_API]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "UserError":
-        from stylegen.errors import UserError
-
-        return UserError
-    if name in _CYCLEGAN_API:  # CycleGAN (Zhu et al. 2017): train, then translate
-        import importlib
-
-        return getattr(importlib.import_module(_CYCLEGAN_API[name]), name)
-    raise AttributeError(name)
+    if name not in _API:
+        raise AttributeError(f"module 'stylegen' has no attribute {name!r}")
+    module, attribute = _API[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
 
-_CYCLEGAN_API = {
-    "CycleGANConfig": "stylegen.training.cyclegan",
-    "train_cyclegan": "stylegen.training.cyclegan",
-    "load_translator": "stylegen.translate",
-    "translate_images": "stylegen.translate",
-}
+def __dir__() -> list[str]:
+    return sorted(__all__)
