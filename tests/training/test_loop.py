@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from stylegen import checkpoint
-from stylegen.errors import UserError
+from stylegen.errors import TrainingDivergedError, UserError
 from stylegen.generate import generate_images
 from stylegen.training import loop
-from stylegen.training.loop import STATE_FILE, TrainingDivergedError, resume, train
+from stylegen.training.loop import STATE_FILE, resume, train
 from stylegen.training.stylegan_config import TrainConfig
 
 # 'tiny' ticks every 16 images; 4 ticks = 0.064 kimg, a few seconds on 2 cores.

@@ -36,7 +36,7 @@ import torch
 from stylegen.checkpoint import fsync_files, replace_dir, write_checkpoint_files
 from stylegen.config import config_from_dict, config_to_dict
 from stylegen.data.datasets import open_dataset
-from stylegen.errors import UserError
+from stylegen.errors import TrainingDivergedError, UserError
 from stylegen.images import float_to_uint8, make_grid, save_image, uint8_to_float
 from stylegen.metrics.report import check_training_metrics, evaluate_snapshot, truncate_metrics
 from stylegen.models import Discriminator, Generator, set_reduced_precision
@@ -52,10 +52,6 @@ log = logging.getLogger(__name__)
 STATE_FILE = "training_state.pt"
 OPTIONS_FILE = "training_options.json"
 SNAPSHOT_RE = re.compile(r"^snapshot-(\d+)$")
-
-
-class TrainingDivergedError(UserError):
-    """Losses stayed non-finite: the run stops, the last good snapshot is kept."""
 
 
 @dataclass
