@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from stylegen.commands.common import (
     Parser,
@@ -25,7 +26,7 @@ from stylegen.training.cyclegan_loop import CycleGANConfig, resume_cyclegan, tra
 POST_TRAINING_EVAL_NUM = 256  # images per domain for the PSNR/SSIM summary after training
 
 
-def _default(name: str):
+def _default(name: str) -> Any:
     return config_default(CycleGANConfig, name)
 
 

@@ -7,7 +7,6 @@ import argparse
 import dataclasses
 
 from stylegen.commands.common import Subparsers, default_device, with_progress
-from stylegen.training.loop import train
 from stylegen.training.stylegan_config import DEMO_CONFIG
 
 
@@ -20,6 +19,8 @@ def register(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stylegen.training.loop import train  # on use: it imports torch and the models
+
     cfg = dataclasses.replace(
         DEMO_CONFIG, outdir=args.outdir, device=args.device or default_device()
     )

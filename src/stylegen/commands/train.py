@@ -10,7 +10,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from stylegen.commands.common import (
     Subparsers,
@@ -22,7 +24,6 @@ from stylegen.commands.common import (
 from stylegen.config import config_to_dict
 from stylegen.errors import UserError
 from stylegen.training import distributed
-from stylegen.training.loop import resume, train
 from stylegen.training.stylegan_config import (
     AUG_MODES,
     GENERATOR_ARCHS,
@@ -31,7 +32,7 @@ from stylegen.training.stylegan_config import (
 )
 
 
-def _default(name: str):
+def _default(name: str) -> Any:
     return config_default(TrainConfig, name)
 
 
@@ -154,17 +155,17 @@ def run(args: argparse.Namespace) -> int:
     nprocs = distributed.process_count(args.gpus, args.cpu_procs, device)
     distributed.resolve_backend(args.dist_backend, device)  # e.g. NCCL without CUDA
     launching = nprocs > 1 and not distributed.is_worker()
-    if args.resume:
-        return _launch(args, nprocs) if launching else _resume(args)
-    cfg = make_config(args, device).resolved()
-    if launching:
+    cfg = None if args.resume else make_config(args, device).resolved()
+    if cfg is not None and launching:
         distributed.check_before_launch(cfg, nprocs)
-    if args.dry_run:
+    if cfg is not None and args.dry_run:
         print(json.dumps(config_to_dict(cfg), indent=2))
         return 0
     if launching:
         return _launch(args, nprocs)
-    _print_done(with_progress(lambda cb: train(cfg, cb)))
+    snap = with_progress(lambda progress: _train(args, cfg, progress))
+    if os.environ.get("RANK", "0") == "0":  # one line per job, not per process
+        print(f"done: {snap}")
     return 0
 
 
@@ -175,18 +176,19 @@ def make_config(args: argparse.Namespace, device: str) -> TrainConfig:
     return config_from_args(TrainConfig, args, device=device)
 
 
-def _resume(args: argparse.Namespace) -> int:
-    snap = with_progress(
-        lambda cb: resume(
-            args.resume,
-            cb,
-            kimg=args.kimg,
-            batch_gpu=args.batch_gpu,
-            dist_backend=args.dist_backend,
-        )
+def _train(args: argparse.Namespace, cfg: TrainConfig | None, progress: Callable) -> Path:
+    """Train a new run of `cfg`, or (cfg None) continue the run of --resume."""
+    from stylegen.training.loop import resume, train  # on use: it imports torch and the models
+
+    if cfg is not None:
+        return train(cfg, progress)
+    return resume(
+        args.resume,
+        progress,
+        kimg=args.kimg,
+        batch_gpu=args.batch_gpu,
+        dist_backend=args.dist_backend,
     )
-    _print_done(snap)
-    return 0
 
 
 def _launch(args: argparse.Namespace, nprocs: int) -> int:
@@ -196,8 +198,3 @@ def _launch(args: argparse.Namespace, nprocs: int) -> int:
     except distributed.WorkerFailedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-
-
-def _print_done(snap: Path) -> None:
-    if os.environ.get("RANK", "0") == "0":  # one line per job, not per process
-        print(f"done: {snap}")
