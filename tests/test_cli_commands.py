@@ -13,6 +13,7 @@ from stylegen.commands.common import config_default, config_from_args
 from stylegen.errors import (
     EXIT_DIVERGED,
     EXIT_INTERRUPTED,
+    EXIT_SYSTEM_ERROR,
     EXIT_USER_ERROR,
     TrainingDivergedError,
     UserError,
@@ -112,6 +113,21 @@ def test_interrupt_is_exit_130(monkeypatch, capsys):
     assert main(["dataset", "--source", "s", "--dest", "d.zip", "--resolution", "8"]) == 130
     assert capsys.readouterr().err == "interrupted\n"
     assert EXIT_INTERRUPTED == 130
+
+
+def test_a_full_disk_is_one_line_and_exit_4(monkeypatch, capsys):
+    import errno
+
+    from stylegen.data import prepare
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", "d.zip")
+
+    monkeypatch.setattr(prepare, "convert_dataset", disk_full)
+    assert main(["dataset", "--source", "s", "--dest", "d.zip", "--resolution", "8"]) == 4
+    err = _one_line_error(capsys)
+    assert "No space left on device (d.zip); free disk space" in err
+    assert EXIT_SYSTEM_ERROR == 4
 
 
 def _launch_failing(monkeypatch, exitcode: int) -> list:

@@ -28,6 +28,7 @@ from stylegen.commands.common import Parser
 from stylegen.errors import (
     EXIT_DIVERGED,
     EXIT_INTERRUPTED,
+    EXIT_SYSTEM_ERROR,
     EXIT_USER_ERROR,
     TrainingDivergedError,
     UserError,
@@ -67,8 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:  # the machine, not the input: a full disk, a read-only folder, ...
+        where = f" ({exc.filename})" if exc.filename else ""
+        reason = f"{exc.strerror or exc}{where}"
+        return _error(
+            f"{reason}; free disk space or fix permissions, then run it again", EXIT_SYSTEM_ERROR
+        )
 
 
-def _error(exc: Exception, code: int) -> int:
+def _error(exc: Exception | str, code: int) -> int:
     print(f"error: {exc}", file=sys.stderr)
     return code
