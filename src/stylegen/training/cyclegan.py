@@ -376,9 +376,15 @@ CYCLEGAN = Family(
 )
 
 
+FAMILY = CYCLEGAN  # the name training/families.py looks up
+
+
 def train_cyclegan(cfg: CycleGANConfig, progress: ProgressFn | None = None) -> Path:
     """Start a new CycleGAN run under cfg.outdir; returns the final snapshot folder."""
     return start_run(CYCLEGAN, cfg, progress)
+
+
+train = train_cyclegan
 
 
 def read_options(run_dir: str | os.PathLike) -> CycleGANConfig:

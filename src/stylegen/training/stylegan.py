@@ -543,6 +543,9 @@ STYLEGAN = Family(
 )
 
 
+FAMILY = STYLEGAN  # the name training/families.py looks up
+
+
 def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
     """Start a new run under cfg.outdir; returns the final snapshot folder."""
     return start_run(STYLEGAN, cfg, progress)
