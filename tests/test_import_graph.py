@@ -82,9 +82,12 @@ def imports_of(module: str, path: Path, modules: Iterable[str]) -> set[str]:
     if path == ROOT_INIT:
         # the lazy public-API table: ("stylegen.module", "attribute") pairs for importlib
         for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if node.value in modules:
-                    targets.add(node.value)
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and (node.value in modules)
+            ):
+                targets.add(node.value)
     edges = {_resolve(t, modules) for t in targets}
     edges.discard(None)
     edges.discard(module)

@@ -47,8 +47,8 @@ def write_checkpoint_files(
     model: nn.Module, folder: Path, metadata: dict[str, Any] | None = None
 ) -> None:
     """Write config.json and model.safetensors into an existing folder (not atomic by itself)."""
-    from stylegen import __version__
     from stylegen.models.registry import name_of
+    from stylegen.version import __version__
 
     doc = {
         "format": FORMAT,
