@@ -72,8 +72,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from stylegen.config import DiscriminatorConfig, GeneratorConfig
 from stylegen.errors import UserError
+from stylegen.models.discriminator import DiscriminatorConfig
+from stylegen.models.stylegan2 import GeneratorConfig
 
 __all__ = [
     "KNOWN_CLASS_NAMES",
@@ -888,7 +889,7 @@ def _sg3_first_layer(record: PersistentRecord, where: str) -> str:
 
 def stylegan3_generator_config(record: PersistentRecord, where: str) -> Any:
     """stylegan3 `training.networks_stylegan3.Generator` (configs T and R)."""
-    from stylegen.config import StyleGAN3GeneratorConfig
+    from stylegen.models.stylegan3 import StyleGAN3GeneratorConfig
 
     _check_positional(record, where)
     kw = _Kwargs(record.init_kwargs, where)

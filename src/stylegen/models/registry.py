@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from stylegen.config import DiscriminatorConfig, GeneratorConfig, StyleGAN3GeneratorConfig
 from stylegen.errors import UserError
 from stylegen.models import stylegan3
 from stylegen.models.cyclegan import (
@@ -19,8 +18,9 @@ from stylegen.models.cyclegan import (
     ResnetGenerator,
     ResnetGeneratorConfig,
 )
-from stylegen.models.discriminator import Discriminator
-from stylegen.models.stylegan2 import Generator
+from stylegen.models.discriminator import Discriminator, DiscriminatorConfig
+from stylegen.models.stylegan2 import Generator, GeneratorConfig
+from stylegen.models.stylegan3 import StyleGAN3GeneratorConfig
 
 __all__ = ["MODEL_REGISTRY", "ModelEntry", "build_generator", "lookup", "name_of"]
 
