@@ -26,6 +26,7 @@ from stylegen.models.layers import (
 )
 from stylegen.models.mapping import MappingNetwork
 from stylegen.models.precision import block_dtype, block_memory_format, fp16_resolution
+from stylegen.models.registry import register_model
 from stylegen.ops import downsample2d, setup_filter
 
 __all__ = ["DISCRIMINATOR_ARCHITECTURES", "Discriminator", "DiscriminatorConfig"]
@@ -186,8 +187,11 @@ class DiscriminatorEpilogue(nn.Module):
         return x
 
 
+@register_model("stylegan2.Discriminator")
 class Discriminator(ConfiguredModule):
     """img [N, C, H, W] (and c [N, c_dim]) -> logits [N, 1]."""
+
+    config_class = DiscriminatorConfig
 
     def __init__(self, config: DiscriminatorConfig) -> None:
         super().__init__()

@@ -27,6 +27,7 @@ from stylegen.models.layers import (
 )
 from stylegen.models.mapping import generator_mapping
 from stylegen.models.precision import block_dtype, block_memory_format, fp16_resolution
+from stylegen.models.registry import register_model
 from stylegen.ops import ACTIVATIONS, bias_act, modulated_conv2d, setup_filter, upsample2d
 
 __all__ = ["SYNTHESIS_ARCHITECTURES", "Generator", "GeneratorConfig", "SynthesisNetwork"]
@@ -328,8 +329,11 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
+@register_model("stylegan2.Generator")
 class Generator(ConfiguredModule):
     """StyleGAN2 generator: mapping (z, c) -> ws, synthesis ws -> image in [-1, 1] (unclamped)."""
+
+    config_class = GeneratorConfig
 
     def __init__(self, config: GeneratorConfig) -> None:
         super().__init__()

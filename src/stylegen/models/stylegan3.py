@@ -35,6 +35,7 @@ from stylegen.errors import UserError
 from stylegen.models.base import ConfiguredModule
 from stylegen.models.layers import FullyConnectedLayer
 from stylegen.models.mapping import generator_mapping
+from stylegen.models.registry import register_model
 from stylegen.ops import filtered_lrelu
 
 __all__ = [
@@ -484,8 +485,11 @@ class SynthesisNetwork(nn.Module):
         return x.to(torch.float32)
 
 
+@register_model("stylegan3.Generator")
 class Generator(ConfiguredModule):
     """StyleGAN3 generator: mapping (z, c) -> ws, alias-free synthesis ws -> image."""
+
+    config_class = StyleGAN3GeneratorConfig
 
     def __init__(self, config: StyleGAN3GeneratorConfig) -> None:
         super().__init__()

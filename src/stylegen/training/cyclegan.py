@@ -32,7 +32,6 @@ import torch
 import torch.nn.functional as F
 
 from stylegen import runs
-from stylegen.checkpoint import write_checkpoint_files
 from stylegen.data.datasets import ImageDataset, UnpairedDataset, open_dataset
 from stylegen.errors import UserError
 from stylegen.images import float_to_uint8, make_grid, uint8_to_float
@@ -43,6 +42,7 @@ from stylegen.models.cyclegan import (
     ResnetGeneratorConfig,
     default_num_blocks,
 )
+from stylegen.models.serialization import write_checkpoint_files
 from stylegen.training import losses
 from stylegen.training.cyclegan_config import (
     CYCLEGAN_PRESETS,
