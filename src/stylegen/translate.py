@@ -227,7 +227,7 @@ def evaluate(
     Uses a fixed subset of `num` images per domain (all when None). `detector` is an
     InceptionFeatures (default: stylegen.metrics.load_detector(), offline).
     """
-    from stylegen.data.datasets import open_dataset
+    from stylegen.data.open import open_dataset
     from stylegen.metrics.image_quality import psnr, ssim
 
     gens = {d: load_translator(network, d, device) for d in DIRECTIONS}

@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 
 from stylegen import runs
-from stylegen.data.datasets import ImageDataset, UnpairedDataset, open_dataset
+from stylegen.data.datasets import ImageDataset, UnpairedDataset
+from stylegen.data.open import open_dataset
 from stylegen.errors import UserError
 from stylegen.images import float_to_uint8, make_grid, uint8_to_float
 from stylegen.models.cyclegan import (

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from stylegen import runs
-from stylegen.data.datasets import open_dataset
+from stylegen.data.open import open_dataset
 from stylegen.errors import UserError
 from stylegen.images import float_to_uint8, make_grid, uint8_to_float
 from stylegen.models import Discriminator, Generator, set_reduced_precision
