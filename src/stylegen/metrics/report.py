@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from stylegen.errors import UserError
-from stylegen.training.stats import save_figure_atomic
+from stylegen.images import save_figure_atomic
 
 __all__ = [
     "METRICS_FILE",

@@ -26,6 +26,7 @@ from stylegen.models.base import ConfiguredModule
 from stylegen.models.registry import register_model
 
 __all__ = [
+    "DIRECTIONS",
     "PatchDiscriminator",
     "PatchDiscriminatorConfig",
     "ResnetGenerator",
@@ -33,6 +34,9 @@ __all__ = [
     "default_num_blocks",
     "patchgan_receptive_field",
 ]
+
+# A CycleGAN run or snapshot holds one generator per direction, in these sub-folders.
+DIRECTIONS = {"a2b": "G_AB", "b2a": "G_BA"}
 
 
 def default_num_blocks(resolution: int) -> int:
