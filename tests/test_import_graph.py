@@ -12,6 +12,9 @@ imports the packages `a` and `a.b` first; those implicit edges are left out (a p
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -251,3 +254,17 @@ def test_the_import_graph_has_no_cycles(graph):
     assert not components, "import cycles (counting imports inside functions):\n" + "\n".join(
         report
     )
+
+
+def test_building_the_cli_parser_imports_no_torch():
+    """The network configs moved beside their (torch) networks; the CLI parser, built from the
+    torch-free training configs, must still not import torch (`stylegen --help` stays fast)."""
+    code = (
+        "import sys; from stylegen.commands import build_parser; build_parser(); "
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('stylegen.models')))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == "[]"
