@@ -18,7 +18,10 @@ import io
 import json
 import logging
 import os
+import warnings
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +50,28 @@ _DECODE_ERRORS = (
     ValueError,
     EOFError,
     Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
 )
+
+
+@contextmanager
+def _bombs_are_errors() -> Iterator[None]:
+    """Turn Pillow's decompression-bomb warning (more than Image.MAX_IMAGE_PIXELS pixels) into an
+    error, so that a huge image is reported as a bad file instead of being decoded (or failing
+    later with a traceback)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
+def _decode_error(e: BaseException) -> str:
+    """Why Pillow could not read an image, in words."""
+    if isinstance(e, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return (
+            f"too many pixels to decode safely, a possible decompression bomb ({e}); "
+            "shrink it or remove it"
+        )
+    return str(e)
 
 
 def uniform_hint(path: str | os.PathLike, resolution: int | str = "N") -> str:
@@ -127,10 +151,10 @@ def _probe(fp: Any) -> tuple[tuple[int, int], str]:
         raise BadImageError(f"truncated {fmt} file")
     fp.seek(0)
     try:
-        with Image.open(fp) as img:
+        with _bombs_are_errors(), Image.open(fp) as img:
             return img.size, img.mode
     except _DECODE_ERRORS as e:
-        raise BadImageError(f"not a readable image ({e})") from e
+        raise BadImageError(f"not a readable image ({_decode_error(e)})") from e
 
 
 def _is_listed_image(name: str) -> bool:
@@ -211,12 +235,12 @@ class ImageSource:
     def load(self, name: str) -> Image.Image:
         """Fully decode one image; raises BadImageError."""
         try:
-            with self.open_file(name) as f:
+            with self.open_file(name) as f, _bombs_are_errors():
                 img = Image.open(f)
                 img.load()
                 return img
         except (*_DECODE_ERRORS, zipfile.BadZipFile) as e:
-            raise BadImageError(f"cannot decode image ({e})") from e
+            raise BadImageError(f"cannot decode image ({_decode_error(e)})") from e
 
     def describe(self, name: str) -> str:
         """How to name a member in messages: path/to/folder/name or archive.zip:name."""
@@ -232,17 +256,22 @@ class ImageSource:
 
 
 def scan_images(
-    source: ImageSource, names: list[str], *, skip_bad: bool
+    source: ImageSource, names: list[str], *, skip_bad: bool, decode: bool = False
 ) -> tuple[list[str], list[tuple[int, int]], list[str], list[str]]:
     """Probe every image: (good names, their sizes, their modes, bad names).
 
     Without skip_bad the first bad file raises a UserError naming it; with skip_bad bad files are
-    returned separately and the caller reports how many were skipped.
+    returned separately and the caller reports how many were skipped. decode=True decodes every
+    image fully instead of checking its header and end, which also finds broken pixel data.
     """
     good, sizes, modes, bad = [], [], [], []
     for name in names:
         try:
-            size, mode = source.probe(name)
+            if decode:
+                with source.load(name) as img:
+                    size, mode = img.size, img.mode
+            else:
+                size, mode = source.probe(name)
         except BadImageError as e:
             if not skip_bad:
                 raise UserError(
@@ -484,14 +513,21 @@ class _ScanResult:
 
 
 def _scan_folder(source: ImageSource, skip_bad: bool) -> _ScanResult:
-    """List and probe the images of a source and check they are uniform."""
+    """List and probe the images of a source and check they are uniform.
+
+    With skip_bad every image is decoded once here, so that files whose header and end are intact
+    but whose pixels are broken are skipped too (a header check alone would let them through to
+    fail in the middle of training).
+    """
     names = source.image_names()
     if not names:
         raise UserError(
             f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in '{source.path}': "
             "point to a folder or .zip that holds them"
         )
-    good, sizes, modes, bad = scan_images(source, names, skip_bad=skip_bad)
+    if skip_bad:
+        logger.info("decoding %d images in %s to find unreadable ones", len(names), source.path)
+    good, sizes, modes, bad = scan_images(source, names, skip_bad=skip_bad, decode=skip_bad)
     if bad:
         logger.warning(
             "skipped %d unreadable image(s) in %s (first: %s)", len(bad), source.path, bad[0]
@@ -548,6 +584,7 @@ class ImageFolderDataset(ImageDataset):
         if labels not in LABEL_SOURCES:
             raise UserError(f"labels must be one of {', '.join(LABEL_SOURCES)}, got '{labels}'")
         self._source = ImageSource(path)
+        self._skip_bad = skip_bad
         scan = _scan_folder(self._source, skip_bad)
         self._names = scan.names
         self.num_skipped = scan.num_skipped
@@ -589,10 +626,13 @@ class ImageFolderDataset(ImageDataset):
         try:
             img = self._source.load(name)
         except BadImageError as e:
-            raise UserError(
-                f"bad image '{self._source.describe(name)}': {e}; "
-                "delete it, or skip bad files with skip_bad=True (--skip-bad)"
-            ) from e
+            fix = (
+                "it could be read when the dataset was opened: was it changed since? "
+                "Restore or delete it and start again"
+                if self._skip_bad
+                else "delete it, or skip bad files with skip_bad=True (--skip-bad)"
+            )
+            raise UserError(f"bad image '{self._source.describe(name)}': {e}; {fix}") from e
         arr = pil_to_uint8(img, self.num_channels).transpose(2, 0, 1)
         if list(arr.shape) != self.image_shape:
             raise UserError(
