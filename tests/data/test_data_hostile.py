@@ -102,3 +102,48 @@ def test_dataset_command_skip_bad(tmp_path, capsys, caplog):
     assert rc == 0 and "skipped 1 unreadable" in caplog.text
     with zipfile.ZipFile(dest) as zf:
         assert len([n for n in zf.namelist() if n.endswith(".png")]) == 3
+
+
+# ---------------------------------------------------------------- 2. encrypted zips
+
+
+def encrypt_flags(zip_path: Path) -> Path:
+    """Mark every member as encrypted (general-purpose flag bit 0) in the local and central
+    headers: zipfile cannot write encrypted entries, but this is what readers look at."""
+    data = bytearray(zip_path.read_bytes())
+    for sig, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        pos = data.find(sig)
+        while pos >= 0:
+            data[pos + flag_at] |= 0x1
+            pos = data.find(sig, pos + 4)
+    zip_path.write_bytes(bytes(data))
+    return zip_path
+
+
+@pytest.fixture
+def encrypted_zip(tmp_path) -> Path:
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(2):
+        (src / f"{i}.png").write_bytes(png_bytes())
+    return encrypt_flags(zip_of(src, tmp_path / "secret.zip"))
+
+
+def test_encrypted_zip_is_one_line(encrypted_zip, tmp_path, capsys):
+    with zipfile.ZipFile(encrypted_zip) as zf, pytest.raises(RuntimeError):
+        zf.read("0.png")  # the fixture really is what zipfile sees as encrypted
+    with pytest.raises(UserError, match=r"secret\.zip' is an encrypted.*first: '0\.png'.*unzip"):
+        ImageFolderDataset(encrypted_zip)
+    out = tmp_path / "runs"
+    assert (
+        main(["train", "--data", str(encrypted_zip), "--preset", "tiny", "--outdir", str(out)]) == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "encrypted" in err[0] and "secret.zip" in err[0]
+    assert not out.exists() or not any(out.iterdir())
+    dest = tmp_path / "o.zip"
+    argv = ["dataset", "--source", str(encrypted_zip), "--dest", str(dest), "--resolution", "8"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "encrypted" in err[0]
+    assert not dest.exists()

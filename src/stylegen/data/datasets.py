@@ -189,7 +189,18 @@ class ImageSource:
 
     def _list_all(self) -> list[str]:
         if self.is_zip:
-            return sorted(n for n in self._zipfile().namelist() if not n.endswith("/"))
+            try:
+                infos = [i for i in self._zipfile().infolist() if not i.is_dir()]
+            except (zipfile.BadZipFile, ValueError, EOFError) as e:
+                raise UserError(f"dataset '{self.path}' is a damaged .zip ({e}): repack it") from e
+            encrypted = [i.filename for i in infos if i.flag_bits & 0x1]
+            if encrypted:
+                raise UserError(
+                    f"dataset '{self.path}' is an encrypted (password-protected) .zip "
+                    f"({len(encrypted)} encrypted file(s), first: '{encrypted[0]}'); stylegen "
+                    "cannot read those: unzip it with the password and pass the folder"
+                )
+            return sorted(i.filename for i in infos)
         names = []
         for root, dirs, files in os.walk(self.path, followlinks=True):
             dirs.sort()
@@ -210,9 +221,16 @@ class ImageSource:
         return name in self._all_names
 
     def open_file(self, name: str) -> Any:
-        """A seekable binary file object for one member."""
+        """A seekable binary file object for one member.
+
+        A member that zipfile cannot unpack (an unsupported compression method such as Deflate64,
+        or encryption) raises OSError, as other unreadable files do.
+        """
         if self.is_zip:
-            return io.BytesIO(self._zipfile().read(name))
+            try:
+                return io.BytesIO(self._zipfile().read(name))
+            except (RuntimeError, NotImplementedError) as e:
+                raise OSError(f"cannot unpack '{self.describe(name)}' ({e})") from e
         return open(self.path / name, "rb")  # noqa: SIM115 (callers close it)
 
     def read_json(self, name: str) -> Any:
@@ -223,6 +241,8 @@ class ImageSource:
             raise UserError(
                 f"'{self.describe(name)}' is not valid JSON ({e}): fix or remove it"
             ) from e
+        except (OSError, zipfile.BadZipFile) as e:
+            raise UserError(f"cannot read '{self.describe(name)}' ({e}): fix or remove it") from e
 
     def probe(self, name: str) -> tuple[tuple[int, int], str]:
         """((width, height), mode) of an image without decoding it; raises BadImageError."""
