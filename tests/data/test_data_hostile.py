@@ -5,6 +5,7 @@ decompression bombs, a full disk while packing)."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 import zipfile
 from pathlib import Path
@@ -147,3 +148,83 @@ def test_encrypted_zip_is_one_line(encrypted_zip, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "encrypted" in err[0]
     assert not dest.exists()
+
+
+# ---------------------------------------------------------------- 3. labels checked before use
+
+
+def labelled_folder(root: Path, labels: list) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(len(labels)):
+        (root / f"{i}.png").write_bytes(png_bytes())
+    table = [[f"{i}.png", lab] for i, lab in enumerate(labels)]
+    (root / "dataset.json").write_text(json.dumps({"labels": table}))
+    return root
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ([0, 3000000000], r"label of '1\.png' is 3000000000: out of range \(at most 100000"),
+        ([0, -1], r"label of '1\.png' is -1: out of range"),
+        ([0, 1.5], r"label of '1\.png' is 1\.5: not an integer class index"),
+        ([0, float("nan")], r"label of '1\.png' is NaN: not an integer"),
+        ([0, float("inf")], r"label of '1\.png' is Infinity: not an integer"),
+        ([0, True], r"label of '1\.png' is true: not a class index"),
+        ([0, None], r"label of '1\.png' is null: not a class index"),
+        ([0, "cat"], r"label of '1\.png' is \"cat\": not a class index"),
+        ([0, [1, 2]], r"label of '1\.png' is \[1, 2\]: not a class index"),
+        ([[1.0, 2.0], [1.0]], r"label of '1\.png' is \[1\.0\]: 1 numbers, but '0\.png' has 2"),
+        ([[1.0, 2.0], 3], r"label of '1\.png' is 3: expected a list of 2 numbers"),
+        (
+            [[1.0, float("nan")]],
+            r"label of '0\.png' is \[1\.0, NaN\]: every entry must be a finite",
+        ),
+        (
+            [[1.0, False]],
+            r"label of '0\.png' is \[1\.0, false\]: every entry must be a finite number",
+        ),
+        ([[]], r"label of '0\.png' is \[\]: a label vector needs 1 to 100000 numbers"),
+    ],
+)
+def test_bad_labels_are_named_before_any_allocation(tmp_path, labels, message):
+    root = labelled_folder(tmp_path / "imgs", labels)
+    with pytest.raises(UserError, match=rf"dataset\.json' {message}"):
+        ImageFolderDataset(root, use_labels=True)
+
+
+def test_integral_float_labels_are_class_indices(tmp_path):
+    ds = ImageFolderDataset(labelled_folder(tmp_path / "imgs", [0, 2.0]), use_labels=True)
+    assert ds.label_dim == 3 and ds.get_label(1).tolist() == [0, 0, 1]
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"labels": [["0.png"]]}, r"list of \[name, label\] pairs, found \[\"0\.png\"\]"),
+        ({"labels": [["0.png", 1, 2]]}, r"pairs, found \[\"0\.png\", 1, 2\]"),
+        ({"labels": [[0, 1]]}, r"pairs, found \[0, 1\]"),
+        ({"labels": {"0.png": 1}}, r"labels must be a list of \[name, label\] pairs"),
+        ({"labels": [["0.png", 1], ["0.png", 2]]}, r"gives '0\.png' two labels \(1 and 2\)"),
+        ({"labels": [["0.png", 1]], "class_names": ["x"] * 100001}, "100001 class_names"),
+    ],
+)
+def test_malformed_label_tables(tmp_path, table, message):
+    root = labelled_folder(tmp_path / "imgs", [0])
+    (root / "dataset.json").write_text(json.dumps(table))
+    with pytest.raises(UserError, match=message):
+        ImageFolderDataset(root, use_labels=True)
+
+
+def test_huge_label_cli_one_line(tmp_path, capsys):
+    root = labelled_folder(tmp_path / "imgs", [0, 3000000000])
+    out = tmp_path / "runs"
+    argv = ["train", "--data", str(root), "--cond", "--preset", "tiny", "--outdir", str(out)]
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "dataset.json' label of '1.png' is 3000000000" in line
+    assert not out.exists() or not any(out.iterdir())
+    dest = tmp_path / "o.zip"
+    argv = ["dataset", "--source", str(root), "--dest", str(dest), "--resolution", "8"]
+    assert main([*argv, "--labels", "json"]) == 2
+    assert "3000000000" in capsys.readouterr().err and not dest.exists()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import os
 import warnings
 import zipfile
@@ -37,6 +38,10 @@ logger = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 LABEL_SOURCES = ("json", "folders")
 LABELS_FILE = "dataset.json"
+# Most classes (and longest label vector) a dataset may have. The largest class-conditional sets
+# in use (ImageNet-21k: 21,841 classes) fit with room to spare; beyond this a stray value such as
+# 3000000000 would make the one-hot label matrix and the conditioning layer allocate gigabytes.
+MAX_CLASSES = 100_000
 
 # Pillow modes holding one grey channel; every other mode becomes RGB (alpha is dropped).
 GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
@@ -319,34 +324,104 @@ def json_labels(source: ImageSource, names: list[str]) -> tuple[np.ndarray, list
     entries = meta.get("labels") if isinstance(meta, dict) else None
     if entries is None:
         raise UserError(f"labels were requested but '{where}' has no labels (null): {fix}")
-    try:
-        table = {str(fname).replace("\\", "/"): label for fname, label in entries}
-    except (TypeError, ValueError) as e:
-        raise UserError(f"'{where}' labels must be a list of [name, label] pairs: {fix}") from e
+    if not isinstance(entries, list):
+        raise UserError(f"'{where}' labels must be a list of [name, label] pairs: {fix}")
+    table: dict[str, Any] = {}
+    for entry in entries:
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
+            raise UserError(
+                f"'{where}' labels must be a list of [name, label] pairs, found {_short(entry)}: "
+                f"{fix}"
+            )
+        fname = entry[0].replace("\\", "/")
+        if fname in table and table[fname] != entry[1]:
+            raise UserError(
+                f"'{where}' gives '{fname}' two labels ({_short(table[fname])} and "
+                f"{_short(entry[1])}): keep one"
+            )
+        table[fname] = entry[1]
     missing = [n for n in names if n not in table]
     if missing:
         raise UserError(
             f"labels were requested but {len(missing)} image(s) have no entry in '{where}' "
             f"(first: '{missing[0]}'): add them or turn labels off"
         )
-    try:
-        raw = np.array([table[n] for n in names])
-    except ValueError as e:
-        raise UserError(f"'{where}' labels must all have the same shape: {e}") from e
-    if raw.ndim == 1 and np.issubdtype(raw.dtype, np.integer) and raw.min() >= 0:
-        labels = raw.astype(np.int64)
-    elif raw.ndim == 2 and np.issubdtype(raw.dtype, np.number):
-        labels = raw.astype(np.float32)
-    else:
-        raise UserError(
-            f"'{where}' labels must be class indices >= 0 or equal-length number lists: {fix}"
-        )
+    labels = _checked_labels([(n, table[n]) for n in names], where)
     class_names = meta.get("class_names")
     if not (isinstance(class_names, list) and all(isinstance(c, str) for c in class_names)):
         class_names = None
+    if class_names is not None and len(class_names) > MAX_CLASSES:
+        raise UserError(
+            f"'{where}' lists {len(class_names)} class_names; stylegen allows at most "
+            f"{MAX_CLASSES} classes: fix or remove class_names"
+        )
     if class_names is not None and labels.ndim == 1 and len(class_names) <= labels.max():
         class_names = None  # inconsistent names are ignored rather than trusted
     return labels, class_names
+
+
+def _short(value: Any) -> str:
+    """A JSON value for a message, cut to a readable length."""
+    text = json.dumps(value) if _jsonable(value) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _is_number(x: Any) -> bool:
+    """A JSON number that is not a boolean (in Python, True is an int)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _checked_labels(pairs: list[tuple[str, Any]], where: str) -> np.ndarray:
+    """Labels of (name, value) pairs as int64 class indices [N] or float32 vectors [N, D].
+
+    Every value is checked before any array is made: a class index is an integer (3 or 3.0) from
+    0 to MAX_CLASSES - 1 (the one-hot matrix and the conditioning layer grow with the largest
+    index); a vector is a list of finite numbers, all of one length of at most MAX_CLASSES.
+    Booleans, NaN, infinities, strings and nulls are refused, naming the file, image and value.
+    """
+
+    def bad(name: str, value: Any, why: str) -> UserError:
+        return UserError(
+            f"'{where}' label of '{name}' is {_short(value)}: {why}; labels are class indices "
+            f"0..{MAX_CLASSES - 1} or equal-length lists of finite numbers"
+        )
+
+    first_name, first = pairs[0]
+    vector = isinstance(first, list)
+    if vector and not 1 <= len(first) <= MAX_CLASSES:
+        raise bad(first_name, first, f"a label vector needs 1 to {MAX_CLASSES} numbers")
+    out = []
+    for name, value in pairs:
+        if vector:
+            if not isinstance(value, list):
+                raise bad(name, value, f"expected a list of {len(first)} numbers like the others")
+            if len(value) != len(first):
+                raise bad(
+                    name,
+                    value,
+                    f"{len(value)} numbers, but '{first_name}' has {len(first)}; all need the "
+                    "same length",
+                )
+            if not all(_is_number(x) and math.isfinite(x) for x in value):
+                raise bad(name, value, "every entry must be a finite number (no NaN, inf, bool)")
+            out.append(value)
+            continue
+        if isinstance(value, bool) or not _is_number(value):
+            raise bad(name, value, "not a class index (an integer)")
+        if not math.isfinite(value) or value != int(value):
+            raise bad(name, value, "not an integer class index")
+        if not 0 <= value < MAX_CLASSES:
+            raise bad(name, value, f"out of range (at most {MAX_CLASSES} classes)")
+        out.append(int(value))
+    return np.asarray(out, dtype=np.float32 if vector else np.int64)
 
 
 def folder_labels(source: ImageSource, names: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -429,6 +504,11 @@ class ImageDataset(torch.utils.data.Dataset):
         num_classes = int(raw_labels.max()) + 1
         if self.class_names is not None:
             num_classes = max(num_classes, len(self.class_names))
+        if raw_labels.min() < 0 or num_classes > MAX_CLASSES:
+            raise UserError(
+                f"dataset '{self._name}' has class labels from {int(raw_labels.min())} to "
+                f"{num_classes - 1}; class indices must be 0..{MAX_CLASSES - 1}"
+            )
         onehot = np.zeros([n, num_classes], dtype=np.float32)
         onehot[np.arange(n), raw_labels.astype(np.int64)] = 1.0
         return onehot
