@@ -29,12 +29,23 @@ __all__ = [
     "z_from_seeds",
 ]
 
-_RANGE = re.compile(r"^(\d+)-(\d+)$")
+_RANGE = re.compile(r"^(\d+)-(\d+)$", re.ASCII)
+_SEED = re.compile(r"^\d+$", re.ASCII)
+# NumPy's RandomState(seed), which turns a seed into z, takes seeds 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 1
+# Most seeds one call may ask for: each is a PNG (or a z kept in memory), so a million is already
+# far more than anyone looks at, and a typo such as 0-99999999999 fails here, before allocation.
+MAX_SEEDS = 1_000_000
 
 
 def parse_seeds(text: str) -> list[int]:
-    """'0-3,7,10-11' -> [0, 1, 2, 3, 7, 10, 11]."""
-    seeds: list[int] = []
+    """'0-3,7,10-11' -> [0, 1, 2, 3, 7, 10, 11].
+
+    Seeds are 0 .. 2**32 - 1 (what RandomState accepts) and one call gives at most MAX_SEEDS of
+    them; both are checked before the list is built.
+    """
+    spans: list[tuple[int, int]] = []
+    total = 0
     for part in str(text).split(","):
         part = part.strip()
         m = _RANGE.match(part)
@@ -42,16 +53,23 @@ def parse_seeds(text: str) -> list[int]:
             lo, hi = int(m.group(1)), int(m.group(2))
             if hi < lo:
                 raise UserError(f"seed range {part!r} is backwards; write it as {hi}-{lo}")
-            seeds.extend(range(lo, hi + 1))
-        elif part.isdigit():
-            seeds.append(int(part))
+        elif _SEED.match(part):
+            lo = hi = int(part)
         else:
             raise UserError(
                 f"malformed seeds {text!r} (bad part {part!r}); use e.g. 0-31 or 1,5,9 or 0-3,10"
             )
-    if any(s >= 2**32 for s in seeds):
-        raise UserError(f"seeds must be below 2**32; got {max(seeds)}")
-    return seeds
+        if hi > MAX_SEED:
+            raise UserError(
+                f"seed {hi} in {part!r} is too large: seeds are 0 to {MAX_SEED} (2**32 - 1)"
+            )
+        total += hi - lo + 1
+        spans.append((lo, hi))
+    if total > MAX_SEEDS:
+        raise UserError(
+            f"seeds {text!r} ask for {total} images; at most {MAX_SEEDS} per call: split them"
+        )
+    return [s for lo, hi in spans for s in range(lo, hi + 1)]
 
 
 def z_from_seeds(seeds: list[int], z_dim: int) -> torch.Tensor:
