@@ -228,3 +228,40 @@ def test_huge_label_cli_one_line(tmp_path, capsys):
     argv = ["dataset", "--source", str(root), "--dest", str(dest), "--resolution", "8"]
     assert main([*argv, "--labels", "json"]) == 2
     assert "3000000000" in capsys.readouterr().err and not dest.exists()
+
+
+# ---------------------------------------------------------------- 6. decompression bombs
+
+
+@pytest.mark.parametrize(
+    "limit", [40, 20], ids=["warning", "error"]
+)  # 8x8 = 64 pixels: over the limit warns, over twice the limit raises in Pillow
+@pytest.mark.parametrize("as_zip", [False, True])
+def test_decompression_bomb_is_a_bad_file(tmp_path, monkeypatch, caplog, limit, as_zip):
+    root = tmp_path / "imgs"
+    root.mkdir()
+    (root / "small.png").write_bytes(png_bytes(4))  # 16 pixels: under either limit
+    (root / "bomb.png").write_bytes(png_bytes(8))
+    path = zip_of(root, tmp_path / "imgs.zip") if as_zip else root
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
+    with pytest.raises(UserError, match=r"bomb\.png.*too many pixels to decode safely.*--skip-bad"):
+        ImageFolderDataset(path)
+    with caplog.at_level(logging.WARNING, logger="stylegen.data.datasets"):
+        ds = ImageFolderDataset(path, skip_bad=True)
+    assert len(ds) == 1 and ds.num_skipped == 1 and ds.resolution == 4
+    assert "skipped 1 unreadable" in caplog.text
+
+
+def test_decompression_bomb_in_dataset_command(tmp_path, monkeypatch, capsys):
+    root = tmp_path / "imgs"
+    root.mkdir()
+    (root / "ok.png").write_bytes(png_bytes(4))
+    (root / "bomb.png").write_bytes(png_bytes(8))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 20)
+    dest = tmp_path / "o.zip"
+    argv = ["dataset", "--source", str(root), "--dest", str(dest), "--resolution", "4"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bomb.png" in err[0] and "too many pixels" in err[0]
+    assert not dest.exists()
+    assert main([*argv, "--skip-bad"]) == 0 and dest.exists()

@@ -48,7 +48,7 @@ GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;
 _WIDE_GRAY_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 
 # Errors Pillow raises on files it cannot parse or that end early.
-_DECODE_ERRORS = (
+DECODE_ERRORS = (
     UnidentifiedImageError,
     OSError,
     SyntaxError,
@@ -60,7 +60,7 @@ _DECODE_ERRORS = (
 
 
 @contextmanager
-def _bombs_are_errors() -> Iterator[None]:
+def bombs_are_errors() -> Iterator[None]:
     """Turn Pillow's decompression-bomb warning (more than Image.MAX_IMAGE_PIXELS pixels) into an
     error, so that a huge image is reported as a bad file instead of being decoded (or failing
     later with a traceback)."""
@@ -69,13 +69,10 @@ def _bombs_are_errors() -> Iterator[None]:
         yield
 
 
-def _decode_error(e: BaseException) -> str:
+def describe_decode_error(e: BaseException) -> str:
     """Why Pillow could not read an image, in words."""
     if isinstance(e, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
-        return (
-            f"too many pixels to decode safely, a possible decompression bomb ({e}); "
-            "shrink it or remove it"
-        )
+        return f"too many pixels to decode safely: {e}"
     return str(e)
 
 
@@ -156,10 +153,10 @@ def _probe(fp: Any) -> tuple[tuple[int, int], str]:
         raise BadImageError(f"truncated {fmt} file")
     fp.seek(0)
     try:
-        with _bombs_are_errors(), Image.open(fp) as img:
+        with bombs_are_errors(), Image.open(fp) as img:
             return img.size, img.mode
-    except _DECODE_ERRORS as e:
-        raise BadImageError(f"not a readable image ({_decode_error(e)})") from e
+    except DECODE_ERRORS as e:
+        raise BadImageError(f"not a readable image ({describe_decode_error(e)})") from e
 
 
 def _is_listed_image(name: str) -> bool:
@@ -260,12 +257,12 @@ class ImageSource:
     def load(self, name: str) -> Image.Image:
         """Fully decode one image; raises BadImageError."""
         try:
-            with self.open_file(name) as f, _bombs_are_errors():
+            with self.open_file(name) as f, bombs_are_errors():
                 img = Image.open(f)
                 img.load()
                 return img
-        except (*_DECODE_ERRORS, zipfile.BadZipFile) as e:
-            raise BadImageError(f"cannot decode image ({_decode_error(e)})") from e
+        except (*DECODE_ERRORS, zipfile.BadZipFile) as e:
+            raise BadImageError(f"cannot decode image ({describe_decode_error(e)})") from e
 
     def describe(self, name: str) -> str:
         """How to name a member in messages: path/to/folder/name or archive.zip:name."""
