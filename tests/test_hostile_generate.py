@@ -3,7 +3,11 @@ Each ends in one line on stderr with exit code 2 and nothing written."""
 
 from __future__ import annotations
 
+import errno
+import os
+
 import pytest
+from PIL import Image
 
 from stylegen.commands import main
 from stylegen.errors import UserError
@@ -71,3 +75,28 @@ def test_outdir_that_is_a_file(network, tmp_path, capsys, suffix):
     assert "afile" in one_line_error(capsys)
     assert target.read_bytes() == b"keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+# ---------------------------------------------------------------- 7. a full disk
+
+
+def test_full_disk_leaves_no_partial_png(network, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    real_save = Image.Image.save
+    calls = []
+
+    def save_then_fill_disk(self, fp, *args, **kwargs):
+        calls.append(1)
+        if len(calls) < 2:
+            return real_save(self, fp, *args, **kwargs)
+        fp.write(b"\x89PNG half")  # some bytes reach the file before the disk is full
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Image.Image, "save", save_then_fill_disk)
+    argv = ["generate", "--network", network, "--seeds", "0-2", "--outdir", str(out)]
+    assert main(argv) == 4
+    line = one_line_error(capsys)
+    assert "No space left on device" in line
+    assert sorted(p.name for p in out.iterdir()) == ["seed0000.png"]  # complete, the rest absent
+    monkeypatch.setattr(Image.Image, "save", real_save)
+    assert Image.open(out / "seed0000.png").size == (8, 8)

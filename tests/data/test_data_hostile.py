@@ -4,9 +4,11 @@ decompression bombs, a full disk while packing)."""
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import logging
+import os
 import zipfile
 from pathlib import Path
 
@@ -265,3 +267,29 @@ def test_decompression_bomb_in_dataset_command(tmp_path, monkeypatch, capsys):
     assert len(err) == 1 and "bomb.png" in err[0] and "too many pixels" in err[0]
     assert not dest.exists()
     assert main([*argv, "--skip-bad"]) == 0 and dest.exists()
+
+
+# ---------------------------------------------------------------- 7. a full disk
+
+
+def test_full_disk_while_packing_leaves_old_zip(tmp_path, monkeypatch, capsys):
+    root = tmp_path / "imgs"
+    root.mkdir()
+    for i in range(3):
+        (root / f"{i}.png").write_bytes(png_bytes())
+    dest = tmp_path / "o.zip"
+    dest.write_bytes(b"previous")
+    real_writestr = zipfile.ZipFile.writestr
+
+    def writestr_then_fill_disk(self, name, data, *args, **kwargs):
+        if len(self.namelist()) >= 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_writestr(self, name, data, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", writestr_then_fill_disk)
+    argv = ["dataset", "--source", str(root), "--dest", str(dest), "--resolution", "8"]
+    assert main(argv) == 4
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "No space left on device" in line
+    assert dest.read_bytes() == b"previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs", "o.zip"]  # no temp file left
