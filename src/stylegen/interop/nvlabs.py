@@ -74,6 +74,7 @@ from torch import nn
 
 from stylegen.config import DiscriminatorConfig, GeneratorConfig
 from stylegen.errors import UserError
+from stylegen.fileio import publish_permissions
 
 __all__ = [
     "KNOWN_CLASS_NAMES",
@@ -1143,6 +1144,7 @@ def convert(path: str | os.PathLike, outdir: str | os.PathLike, which: str = "G_
             folder.mkdir(exist_ok=True)
             checkpoint.write_checkpoint_files(model, folder, model.checkpoint_metadata)
             checkpoint.fsync_files(folder)
+        publish_permissions(tmp)  # mkdtemp's 0700 -> what mkdir would give under the umask
         checkpoint.replace_dir(tmp, outdir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -45,6 +45,7 @@ from typing import Any
 import torch
 
 from stylegen.errors import UserError
+from stylegen.fileio import publish_permissions
 
 __all__ = [
     "KEY_AUGMENT",
@@ -430,6 +431,7 @@ def save_figure_atomic(fig: Any, out: Path) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             fig.savefig(f, format="png", dpi=100)
+        publish_permissions(tmp)  # mkstemp's 0600 -> what open() would give under the umask
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
