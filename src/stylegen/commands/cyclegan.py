@@ -146,6 +146,8 @@ def _format_scores(scores: dict[str, float]) -> str:
 def run_eval(args: argparse.Namespace) -> int:
     from stylegen.translate import evaluate, run_options
 
+    if args.num < 1:
+        raise UserError(f"--num {args.num} must be >= 1")
     data_a, data_b = args.data_a, args.data_b
     if data_a is None or data_b is None:
         options = run_options(args.network)

@@ -4,6 +4,7 @@ seed; StyleGAN3 networks can be translated and rotated."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from stylegen.commands.common import Subparsers, check_writable, default_device
@@ -41,13 +42,16 @@ def register(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stylegen.generate import parse_seeds
+    from stylegen.generate import check_generation_args, parse_seeds, parse_translate
     from stylegen.translate import check_not_cyclegan
 
     check_not_cyclegan(args.network)
     seeds = parse_seeds(args.seeds)
-    if args.batch < 1:
-        raise UserError(f"--batch {args.batch} must be >= 1")
+    check_generation_args(args.trunc, args.trunc_cutoff, args.batch)
+    if args.rotate is not None and not math.isfinite(args.rotate):
+        raise UserError(f"--rotate {args.rotate} must be a finite number of degrees")
+    if args.translate is not None:
+        parse_translate(args.translate)  # checked before the network is loaded
     device = args.device or default_device()
     G = _load_generator(args, device)
     outdir = Path(args.outdir)

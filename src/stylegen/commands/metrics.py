@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch < 1:
         raise UserError(f"--batch {args.batch} must be >= 1")
+    if args.num is not None and args.num < 1:
+        raise UserError(f"--num {args.num} must be >= 1")
     results, path = evaluate_network(
         args.network,
         args.metrics,
