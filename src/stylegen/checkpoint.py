@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from stylegen.config import config_from_dict, config_to_dict
+from stylegen.devices import check_device
 from stylegen.errors import UserError
 from stylegen.fileio import atomic_dir, fsync_files, replace_dir
 
@@ -141,6 +142,7 @@ def load(
     """
     from stylegen.models.registry import lookup
 
+    device = check_device(device)  # before any file is read
     if Path(path).suffix.lower() == ".pkl":
         from stylegen.interop.nvlabs import load_network
 

@@ -7,7 +7,7 @@ import argparse
 import math
 from pathlib import Path
 
-from stylegen.commands.common import Subparsers, check_writable, default_device
+from stylegen.commands.common import Subparsers, check_writable, pick_device
 from stylegen.errors import UserError
 
 
@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from stylegen.generate import check_generation_args, parse_seeds, parse_translate
     from stylegen.translate import check_not_cyclegan
 
+    device = pick_device(args.device)
     check_not_cyclegan(args.network)
     seeds = parse_seeds(args.seeds)
     check_generation_args(args.trunc, args.trunc_cutoff, args.batch)
@@ -52,7 +53,6 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--rotate {args.rotate} must be a finite number of degrees")
     if args.translate is not None:
         parse_translate(args.translate)  # checked before the network is loaded
-    device = args.device or default_device()
     G = _load_generator(args, device)
     outdir = Path(args.outdir)
     check_writable(outdir)

@@ -6,7 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
-from stylegen.commands.common import Subparsers, default_device
+from stylegen.commands.common import Subparsers, pick_device
 from stylegen.errors import UserError
 
 
@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from stylegen.generate import transform_frames
     from stylegen.images import save_gif
 
+    device = pick_device(args.device)
     out = Path(args.out)
     _check_out(out, args.fps)
     check_number("--frames", args.frames, integer=True, low=1)
@@ -43,7 +44,6 @@ def run(args: argparse.Namespace) -> int:
         ("--rotate-max", args.rotate_max),
     ):
         check_number(flag, value)
-    device = args.device or default_device()
     G = load(args.network, device=device)
     frames = transform_frames(
         G,
