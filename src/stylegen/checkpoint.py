@@ -24,6 +24,7 @@ from torch import nn
 import stylegen.models  # noqa: F401  (registers every model class)
 from stylegen import runs
 from stylegen.config import config_from_dict
+from stylegen.devices import check_device
 from stylegen.errors import UserError
 from stylegen.fileio import atomic_dir, fsync_files, replace_dir
 from stylegen.interop.nvlabs import load_network
@@ -121,6 +122,7 @@ def load(
     An official NVIDIA snapshot (`.pkl`) is read safely by interop/nvlabs.py; `which` picks its
     network (G_ema by default, or G, D).
     """
+    device = check_device(device)  # before any file is read
     if Path(path).suffix.lower() == ".pkl":
         return load_network(path, which=which or "G_ema", device=device)
     if which is not None:

@@ -9,6 +9,7 @@ stylegan3.py, cyclegan.py); training configs and named presets live with their t
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from stylegen.errors import UserError
@@ -30,6 +31,39 @@ def check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
     """UserError naming the choices unless `value` is one of them."""
     if value not in choices:
         raise UserError(f"unknown {what} {value!r}; choose one of: {', '.join(choices)}")
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    integer: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    optional: bool = False,
+) -> None:
+    """Refuse a setting that is not a finite number in [low, high] (or (low, high] with
+    low_open), naming it; integer=True also refuses non-integers. NaN and infinities always fail
+    (NaN compares False with everything, so a plain `< 0` check lets it through), and a bool is
+    never a number here. `name` is how the user wrote it, e.g. "--kimg"."""
+    if value is None and optional:
+        return
+    kind = "an integer" if integer else "a number"
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type:
+        raise UserError(f"{name} {value!r} must be {kind}")
+    if not math.isfinite(value):
+        raise UserError(f"{name} {value} must be a finite number")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    if too_low or (high is not None and value > high):
+        if low is not None and high is not None:
+            bound = f"> {low} and <= {high}" if low_open else f"between {low} and {high}"
+        elif low is not None:
+            bound = f"> {low}" if low_open else f">= {low}"
+        else:
+            bound = f"<= {high}"
+        raise UserError(f"{name} {value} must be {bound}")
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:

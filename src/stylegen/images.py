@@ -1,5 +1,4 @@
-"""Image conversions and I/O: float [-1, 1] NCHW <-> uint8 <-> PIL, grids, resizing, atomic PNG
-and figure writes.
+"""Image conversions and I/O: float [-1, 1] NCHW <-> uint8 <-> PIL, grids, atomic PNG writes.
 
 The float -> uint8 mapping is the one the official StyleGAN code uses (x * 127.5 + 128, clamped),
 so images saved here match images saved by the reference tools bit for bit.
@@ -8,7 +7,6 @@ so images saved here match images saved by the reference tools bit for bit.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+
+from stylegen.fileio import atomic_file
 
 __all__ = [
     "float_to_uint8",
@@ -69,16 +69,9 @@ def save_image(img: torch.Tensor | np.ndarray, path: str | os.PathLike) -> Path:
     """Write one uint8 [C, H, W] image atomically (temp file in the same folder, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            to_pil(img).save(
-                f, format=path.suffix.lstrip(".").upper().replace("JPG", "JPEG") or "PNG"
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    pil = to_pil(img)
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+        pil.save(f, format=path.suffix.lstrip(".").upper().replace("JPG", "JPEG") or "PNG")
     return path
 
 
@@ -87,21 +80,15 @@ def save_gif(frames: torch.Tensor | np.ndarray, path: str | os.PathLike, fps: fl
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     images = [to_pil(f) for f in np.asarray(torch.as_tensor(frames).cpu())]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            images[0].save(
-                f,
-                format="GIF",
-                save_all=True,
-                append_images=images[1:],
-                duration=max(int(round(1000 / fps)), 20),
-                loop=0,
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+        images[0].save(
+            f,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=max(int(round(1000 / fps)), 20),
+            loop=0,
+        )
     return path
 
 
@@ -115,14 +102,9 @@ def resize_to(img: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def save_figure_atomic(fig: Any, out: Path) -> Path:
-    """Save ``fig`` as PNG to a temporary file in ``out``'s folder, then rename it to ``out``."""
+    """Save a matplotlib figure as PNG through a temporary file and a rename (fileio)."""
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=100)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(out) as tmp, open(tmp, "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
     return out

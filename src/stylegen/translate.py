@@ -18,7 +18,13 @@ import torch
 from PIL import Image
 
 from stylegen.checkpoint import CONFIG_FILE, load
-from stylegen.data.datasets import IMAGE_EXTENSIONS, pil_to_uint8
+from stylegen.data.datasets import (
+    DECODE_ERRORS,
+    IMAGE_EXTENSIONS,
+    bombs_are_errors,
+    describe_decode_error,
+    pil_to_uint8,
+)
 from stylegen.errors import UserError
 from stylegen.images import float_to_uint8, resize_to, save_image, uint8_to_float
 from stylegen.models.cyclegan import DIRECTIONS, ResnetGenerator
@@ -144,15 +150,17 @@ def _input_files(inp: Path) -> list[Path]:
 
 def _read_image(path: Path, channels: int, size: int) -> np.ndarray:
     try:
-        with Image.open(path) as img:
+        with bombs_are_errors(), Image.open(path) as img:
             img.load()
             if img.size != (size, size):
                 img = img.convert("RGB" if channels == 3 else "L").resize(
                     (size, size), Image.Resampling.BILINEAR
                 )
             return pil_to_uint8(img, channels).transpose(2, 0, 1)
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"cannot read image {path} ({exc}); delete it or fix it") from None
+    except DECODE_ERRORS as exc:
+        raise UserError(
+            f"cannot read image {path} ({describe_decode_error(exc)}); delete it or fix it"
+        ) from None
 
 
 def translate_files(

@@ -1,7 +1,8 @@
 """What the command modules share: the parser class that reports bad flags in one line, the
-default device, the output-folder check, the training progress bar, and the two helpers that tie
-flags to the config dataclasses (`config_default` for a flag's default, `config_from_args` to
-build the config from parsed flags), so that no default or field list is typed twice.
+default device and the device check (`pick_device`), the output-folder check, the training
+progress bar, and the two helpers that tie flags to the config dataclasses (`config_default` for
+a flag's default, `config_from_args` to build the config from parsed flags), so that no default
+or field list is typed twice.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ def default_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def pick_device(requested: str | None) -> str:
+    """The device a command runs on: `requested` (--device) checked against this machine, or the
+    default (cuda when available, else cpu). A device the machine lacks is one line, exit 2."""
+    from stylegen.devices import check_device  # on use: it imports torch
+
+    return str(check_device(requested or default_device()))
 
 
 def check_writable(outdir: Path) -> None:

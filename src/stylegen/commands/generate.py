@@ -4,9 +4,10 @@ seed; StyleGAN3 networks can be translated and rotated."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
-from stylegen.commands.common import Subparsers, check_writable, default_device
+from stylegen.commands.common import Subparsers, check_writable, pick_device
 from stylegen.errors import UserError
 
 
@@ -41,14 +42,17 @@ def register(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stylegen.generate import parse_seeds
+    from stylegen.generate import check_generation_args, parse_seeds, parse_translate
     from stylegen.translate import check_not_cyclegan
 
+    device = pick_device(args.device)
     check_not_cyclegan(args.network)
     seeds = parse_seeds(args.seeds)
-    if args.batch < 1:
-        raise UserError(f"--batch {args.batch} must be >= 1")
-    device = args.device or default_device()
+    check_generation_args(args.trunc, args.trunc_cutoff, args.batch)
+    if args.rotate is not None and not math.isfinite(args.rotate):
+        raise UserError(f"--rotate {args.rotate} must be a finite number of degrees")
+    if args.translate is not None:
+        parse_translate(args.translate)  # checked before the network is loaded
     G = _load_generator(args, device)
     outdir = Path(args.outdir)
     check_writable(outdir)

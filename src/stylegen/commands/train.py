@@ -24,7 +24,7 @@ from stylegen.commands.common import (
     Subparsers,
     config_default,
     config_from_args,
-    default_device,
+    pick_device,
     with_progress,
 )
 from stylegen.config import DIST_BACKENDS, config_to_dict
@@ -187,7 +187,7 @@ def metric_names(text: str) -> tuple[str, ...]:
 def run(args: argparse.Namespace) -> int:
     from stylegen.training import distributed  # on use: it imports torch
 
-    device = args.device or ("cpu" if args.cpu_procs else default_device())
+    device = pick_device(args.device or ("cpu" if args.cpu_procs else None))
     nprocs = distributed.process_count(args.gpus, args.cpu_procs, device)
     distributed.resolve_backend(args.dist_backend, device)  # e.g. NCCL without CUDA
     launching = nprocs > 1 and not distributed.is_worker()

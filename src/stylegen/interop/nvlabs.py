@@ -73,7 +73,7 @@ import torch
 from torch import nn
 
 from stylegen.errors import UserError
-from stylegen.fileio import fsync_files, replace_dir
+from stylegen.fileio import fsync_files, publish_permissions, replace_dir
 from stylegen.models import stylegan3
 from stylegen.models.discriminator import Discriminator, DiscriminatorConfig
 from stylegen.models.serialization import CONFIG_FILE, write_checkpoint_files
@@ -1140,6 +1140,7 @@ def convert(path: str | os.PathLike, outdir: str | os.PathLike, which: str = "G_
             folder.mkdir(exist_ok=True)
             write_checkpoint_files(model, folder, model.checkpoint_metadata)
             fsync_files(folder)
+        publish_permissions(tmp)  # mkdtemp's 0700 -> what mkdir would give under the umask
         replace_dir(tmp, outdir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -36,6 +36,7 @@ import torch
 
 from stylegen import runs
 from stylegen.config import config_from_dict, config_to_dict
+from stylegen.devices import check_device
 from stylegen.errors import TrainingDivergedError, UserError
 from stylegen.fileio import atomic_dir
 from stylegen.images import save_image
@@ -361,6 +362,7 @@ def start_run(family: Family, cfg: Any, progress: ProgressFn | None = None) -> P
     snapshot. Nothing is left behind when the data or settings are bad, or when the run fails
     before its first step."""
     cfg = cfg.resolved()
+    check_device(cfg.device)
     with distributed.session(cfg.device, family.backend(cfg)):
         data = family.open_data(cfg)
         family.check(cfg, data)
@@ -408,6 +410,7 @@ def resume_run(
     """Continue `run_dir` from its newest snapshot with `cfg` (its options, maybe changed)."""
     run_dir = Path(run_dir)
     cfg = dataclasses.replace(cfg).resolved()
+    check_device(cfg.device)
     with distributed.session(cfg.device, family.backend(cfg)):
         snap = distributed.rank0_call(lambda: _resume_snapshot(run_dir))
         with _locked(run_dir):
