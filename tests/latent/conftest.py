@@ -1,5 +1,7 @@
 """Tiny StyleGAN2/3 generators for the style-control tests (built in milliseconds)."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -15,10 +17,13 @@ def tiny_generator(
     arch: str = "stylegan2",
     noise_strength: float = 0.0,
     seed: int = 1,
+    **fields,
 ) -> torch.nn.Module:
+    """A tiny generator; `fields` override config fields (e.g. num_layers for StyleGAN3)."""
     g, _ = build_configs(
         "tiny", img_resolution=resolution, img_channels=channels, c_dim=c_dim, arch=arch
     )
+    g = dataclasses.replace(g, **fields).validate()
     torch.manual_seed(seed)
     G = build_generator(g).eval().requires_grad_(False)
     if noise_strength:
@@ -42,8 +47,8 @@ def G2c():
 
 @pytest.fixture(scope="session")
 def G3():
-    """StyleGAN3-T, 16x16 RGB."""
-    return tiny_generator(arch="stylegan3-t")
+    """StyleGAN3-T, 16x16 RGB, 4 synthesis layers (num_ws 6) to keep it fast."""
+    return tiny_generator(arch="stylegan3-t", num_layers=4, num_critical=1)
 
 
 class PixelEmbedding(PerceptualEmbedding):

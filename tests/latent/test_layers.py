@@ -36,7 +36,9 @@ def _affine_inputs(G):
 
 @pytest.mark.parametrize("arch", ["stylegan2", "stylegan3-t"])
 def test_style_affines_match_the_ws_rows_the_network_feeds(arch):
-    G = tiny_generator(arch=arch)
+    G = tiny_generator(
+        arch=arch, **({"num_layers": 4, "num_critical": 1} if arch != "stylegan2" else {})
+    )
     seen = _affine_inputs(G)
     listed = {a.name[: -len(".affine")] + ".affine": a.ws_index for a in style_affines(G)}
     if arch == "stylegan3-t":
@@ -58,12 +60,14 @@ def test_stylegan2_groups_follow_the_paper_by_resolution():
 
 
 def test_stylegan3_groups_are_thirds_by_index(G3):
-    assert G3.num_ws == 16
-    assert style_groups(G3) == {
+    G = tiny_generator(arch="stylegan3-t")  # the paper's 14 layers: num_ws 16
+    assert G.num_ws == 16
+    assert style_groups(G) == {
         "coarse": list(range(0, 5)),
         "middle": list(range(5, 11)),
         "fine": list(range(11, 16)),
     }
+    assert style_groups(G3) == {"coarse": [0, 1], "middle": [2, 3], "fine": [4, 5]}
     with pytest.raises(UserError, match="only for StyleGAN2"):
         ws_resolutions(G3)
 

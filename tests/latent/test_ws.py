@@ -87,9 +87,9 @@ def test_official_npz_loads(G2, tmp_path):
     assert np.array_equal(lat.ws.numpy(), w)
 
 
-def test_wrong_shape_and_bad_files_are_one_line_errors(G2, G3, tmp_path):
-    path = save_ws(tmp_path / "a.safetensors", torch.zeros(1, G3.num_ws, G3.w_dim), space="w")
-    with pytest.raises(UserError, match=r"shape \[1, 16, 32\] but this network takes \[N, 6, 32\]"):
+def test_wrong_shape_and_bad_files_are_one_line_errors(G2, tmp_path):
+    path = save_ws(tmp_path / "a.safetensors", torch.zeros(1, 8, 32), space="w")
+    with pytest.raises(UserError, match=r"shape \[1, 8, 32\] but this network takes \[N, 6, 32\]"):
         load_ws(path, G2)
     with pytest.raises(UserError, match="does not exist"):
         load_ws(tmp_path / "missing.safetensors", G2)
