@@ -26,10 +26,15 @@ def tiny_generator(
     g = dataclasses.replace(g, **fields).validate()
     torch.manual_seed(seed)
     G = build_generator(g).eval().requires_grad_(False)
-    if noise_strength:
+    with torch.no_grad():
         for name, p in G.named_parameters():
             if name.endswith("noise_strength"):
-                p.data.fill_(noise_strength)
+                p.fill_(noise_strength)
+            # An untrained network's images overflow [-1, 1]; clipped pixels would make
+            # projection targets unreachable, so scale the output layers down.
+            last = name.startswith(f"synthesis.L{getattr(g, 'num_layers', -1)}_")
+            if ("torgb" in name or last) and "affine" not in name:
+                p.mul_(0.3)
     return G
 
 
@@ -70,3 +75,13 @@ class PixelEmbedding(PerceptualEmbedding):
 @pytest.fixture()
 def pixels():
     return PixelEmbedding()
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny networks run fastest on one thread, and far faster than two on a busy machine (the
+    OpenMP threads wait for each other); restore the setting afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

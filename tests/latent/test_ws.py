@@ -15,7 +15,14 @@ from stylegen.latent.noise import (
     normalize_noise_,
     random_noise,
 )
-from stylegen.latent.ws import check_space, load_ws, render_ws, save_ws, ws_from_seeds
+from stylegen.latent.ws import (
+    check_space,
+    load_ws,
+    render_ws,
+    render_ws_file,
+    save_ws,
+    ws_from_seeds,
+)
 
 
 def test_ws_from_seeds_renders_like_generate(G2):
@@ -37,6 +44,7 @@ def test_round_trip_with_noise_and_metadata(G2, tmp_path):
     assert set(lat.noise) == set(noise_shapes(G2))
     assert all(torch.equal(lat.noise[k], noise[k]) for k in noise)
     assert [p.name for p in tmp_path.iterdir()] == ["a.safetensors"]  # no temp files left
+    assert torch.equal(render_ws_file(G2, path), render_ws(G2, ws, noise=noise))
 
 
 def test_rendering_with_saved_noise_uses_it(G2):

@@ -42,6 +42,7 @@ __all__ = [
     "check_ws",
     "load_ws",
     "render_ws",
+    "render_ws_file",
     "save_ws",
     "ws_from_seeds",
 ]
@@ -238,3 +239,16 @@ def render_ws(
                 img = G.synthesis(chunk, noise_mode=mode)
             out.append(float_to_uint8(img).cpu())
     return torch.cat(out)
+
+
+def render_ws_file(
+    G: nn.Module,
+    path: str | os.PathLike,
+    noise_mode: str = "const",
+    batch_size: int = 16,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """`stylegen generate --ws FILE`: uint8 images [N, C, H, W] of a ws file, checked against G
+    and rendered with the file's own noise maps when it has them (a projection's)."""
+    latents = load_ws(path, G)
+    return render_ws(G, latents.ws, latents.noise, noise_mode, batch_size, device)
