@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from stylegen.cli import main
+from stylegen.commands import main
 from stylegen.data.datasets import open_dataset
 from stylegen.images import save_image
 from stylegen.metrics import frechet_distance

@@ -3,7 +3,7 @@
 import pytest
 from PIL import Image
 
-from stylegen.cli import main
+from stylegen.commands import main
 from stylegen.models import Generator
 from stylegen.training.stylegan_config import build_configs
 

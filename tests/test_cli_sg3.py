@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from stylegen.cli import main
+from stylegen.commands import main
 from stylegen.generate import generate_images, set_input_transform, transform_frames
 from stylegen.models import Generator as SG2Generator
 from stylegen.models.stylegan3 import Generator as SG3Generator

@@ -4,7 +4,7 @@ import json
 
 from PIL import Image
 
-from stylegen.cli import main
+from stylegen.commands import main
 
 
 def test_dry_run_prints_resolved_config(capsys):

@@ -1,5 +1,5 @@
-"""`python -m stylegen` runs the command-line interface (see cli.py)."""
+"""`python -m stylegen` runs the command-line interface (see the commands package)."""
 
-from stylegen.cli import main
+from stylegen.commands import main
 
 raise SystemExit(main())

@@ -16,6 +16,10 @@ SYNTHESIS_ARCHITECTURES = ("orig", "skip", "resnet")
 DISCRIMINATOR_ARCHITECTURES = ("orig", "skip", "resnet")
 
 
+# torch.distributed backends a training run may ask for ("auto": NCCL on CUDA, gloo on CPU).
+DIST_BACKENDS = ("auto", "gloo", "nccl")
+
+
 def _check_resolution(resolution: int) -> None:
     if not isinstance(resolution, int) or resolution < 4 or resolution & (resolution - 1):
         raise UserError(

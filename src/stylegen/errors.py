@@ -8,6 +8,7 @@ non-finite is not the user's input at fault: `TrainingDivergedError` has exit co
 
 EXIT_USER_ERROR = 2  # bad input: the message names the value and the fix
 EXIT_DIVERGED = 3  # training stopped on non-finite losses; the last snapshot is intact
+EXIT_SYSTEM_ERROR = 4  # the machine refused a file operation: disk full, permissions, ...
 EXIT_INTERRUPTED = 130  # Ctrl-C / SIGTERM (128 + SIGINT, the shell's convention)
 
 

@@ -15,7 +15,7 @@ import torch
 
 import stylegen
 from stylegen.checkpoint import load as load_checkpoint
-from stylegen.cli import main
+from stylegen.commands import main
 from stylegen.config import DiscriminatorConfig, GeneratorConfig
 from stylegen.errors import UserError
 from stylegen.interop import nvlabs

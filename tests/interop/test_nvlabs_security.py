@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from stylegen.cli import main
+from stylegen.commands import main
 from stylegen.errors import UserError
 from stylegen.interop import nvlabs
 from stylegen.models import Generator

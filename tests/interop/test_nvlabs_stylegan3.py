@@ -17,7 +17,7 @@ from PIL import Image
 
 import stylegen
 from stylegen.checkpoint import load as load_checkpoint
-from stylegen.cli import main
+from stylegen.commands import main
 from stylegen.config import DiscriminatorConfig, StyleGAN3GeneratorConfig
 from stylegen.errors import UserError
 from stylegen.interop import nvlabs

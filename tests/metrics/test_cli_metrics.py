@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from stylegen import checkpoint
-from stylegen.cli import main
+from stylegen.commands import main
 from stylegen.config import GeneratorConfig
 from stylegen.metrics.features import file_sha1
 from stylegen.models import Generator

@@ -106,7 +106,7 @@ def test_metrics_cli_reports_equivariance_like_the_library(tmp_path, capsys, mon
     import json
 
     from stylegen import checkpoint
-    from stylegen.cli import main
+    from stylegen.commands import main
 
     monkeypatch.setenv("STYLEGEN_CACHE", str(tmp_path / "cache"))
     G, t = _official("t32")
@@ -125,7 +125,7 @@ def test_metrics_cli_reports_equivariance_like_the_library(tmp_path, capsys, mon
 
 def test_metrics_cli_refuses_equivariance_for_stylegan2(tmp_path, capsys):
     from stylegen import checkpoint
-    from stylegen.cli import main
+    from stylegen.commands import main
     from stylegen.models import Generator
     from stylegen.training.stylegan_config import build_configs
 

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from stylegen import checkpoint
-from stylegen.cli import main
+from stylegen.commands import main
 from stylegen.config import GeneratorConfig
 from stylegen.errors import UserError
 from stylegen.metrics.compute import calc_metric

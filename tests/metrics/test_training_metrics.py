@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from stylegen.cli import main
+from stylegen.commands import main
 from stylegen.errors import UserError
 from stylegen.metrics import compute
 from stylegen.metrics.report import append_jsonl, read_metrics

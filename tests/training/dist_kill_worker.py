@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 
-from stylegen.cli import main
+from stylegen.commands import main
 from stylegen.training.stylegan import StyleGANStep
 
 

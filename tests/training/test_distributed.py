@@ -20,7 +20,7 @@ from PIL import Image
 
 import stylegen
 from stylegen import checkpoint
-from stylegen.cli import main
+from stylegen.commands import main
 from stylegen.errors import UserError
 from stylegen.runs import STATE_FILE, latest_snapshot
 from stylegen.training import distributed

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from stylegen import checkpoint
-from stylegen.cli import main
+from stylegen.commands import main
 from stylegen.config import StyleGAN3GeneratorConfig
 from stylegen.errors import UserError
 from stylegen.models.stylegan3 import Generator as SG3Generator

@@ -71,7 +71,7 @@ def test_second_ctrl_c_stops_at_once_without_a_half_snapshot(tmp_path, monkeypat
 
 
 def test_ctrl_c_exits_130_from_the_cli(tmp_path, monkeypatch, capsys):
-    from stylegen.cli import main
+    from stylegen.commands import main
 
     _signal_after(monkeypatch, steps=1)
     argv = ["train", "--data", "fashion-mnist", "--preset", "tiny", "--max-size", "64"]

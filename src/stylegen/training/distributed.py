@@ -33,13 +33,14 @@ from typing import Any, TypeVar
 import torch
 import torch.distributed as dist
 
-from stylegen.errors import UserError
+from stylegen.config import DIST_BACKENDS
+from stylegen.errors import EXIT_DIVERGED, EXIT_USER_ERROR, UserError
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-BACKENDS = ("auto", "gloo", "nccl")
+BACKENDS = DIST_BACKENDS
 BACKEND_ENV = "STYLEGEN_DIST_BACKEND"
 TIMEOUT_ENV = "STYLEGEN_DIST_TIMEOUT"
 DEFAULT_TIMEOUT_S = 1800.0  # long enough for rank 0 to write a snapshot while the others wait
@@ -140,6 +141,35 @@ def check_gpu_count(gpus: int, device: str) -> None:
         )
     if torch.device(device).type != "cuda":
         raise UserError(f"--gpus needs --device cuda, not {device!r}; use --cpu-procs for CPU")
+
+
+def process_count(gpus: int | None, cpu_procs: int | None, device: str) -> int:
+    """Processes asked for by `--gpus` / `--cpu-procs` (1 if neither), checked against the
+    machine and, under torchrun, against the number of processes it started."""
+    if gpus is not None and cpu_procs is not None:
+        raise UserError("use --gpus N (GPU processes) or --cpu-procs N (CPU processes), not both")
+    if gpus is not None:
+        check_gpu_count(gpus, device)
+        n = gpus
+    elif cpu_procs is not None:
+        _check_cpu_procs(cpu_procs, device)
+        n = cpu_procs
+    else:
+        return 1
+    world = env_world_size()
+    if is_worker() and world != n:
+        raise UserError(
+            f"--gpus/--cpu-procs {n} but torchrun started {world} processes; leave out "
+            "--gpus/--cpu-procs under torchrun (--nproc-per-node sets the count)"
+        )
+    return n
+
+
+def _check_cpu_procs(cpu_procs: int, device: str) -> None:
+    if cpu_procs < 1:
+        raise UserError(f"--cpu-procs {cpu_procs} must be >= 1")
+    if device != "cpu":
+        raise UserError(f"--cpu-procs runs CPU processes; drop --device {device} or use --gpus")
 
 
 @dataclass(frozen=True)
@@ -400,3 +430,23 @@ def launch(argv: Sequence[str], nprocs: int) -> None:
         raise WorkerFailedError(rank, failure.exitcode) from None
     except SignalException:  # Ctrl-C / SIGTERM: the launcher has stopped the workers
         raise KeyboardInterrupt from None
+
+
+# A launched process that fails with one of these codes has printed its own one-line error.
+REPORTED_EXIT_CODES = (EXIT_USER_ERROR, EXIT_DIVERGED)
+
+
+def relaunch(argv: Sequence[str], nprocs: int) -> int:
+    """Run `python -m stylegen <argv>` as `nprocs` processes (see :func:`launch`); return the
+    exit code for the launching process.
+
+    0 when every process succeeds; a process's EXIT_USER_ERROR or EXIT_DIVERGED is passed on
+    (that process has reported the error); any other failure raises WorkerFailedError.
+    """
+    try:
+        launch(argv, nprocs)
+    except WorkerFailedError as exc:
+        if exc.exitcode in REPORTED_EXIT_CODES:
+            return exc.exitcode
+        raise
+    return 0

@@ -45,6 +45,7 @@ __all__ = [
     "Batches",
     "StyleGANStep",
     "build_networks",
+    "check_before_launch",
     "open_training_data",
     "resume",
     "train",
@@ -510,13 +511,24 @@ def _shard_seed(seed: int, shard: int, stream: int) -> int:
 # Entry points
 
 
+def _check_networks(cfg: TrainConfig, ds, world_size: int) -> None:
+    """The networks build for this data and the batch splits into `world_size` processes."""
+    layout = distributed.shard_layout(cfg.batch, cfg.batch_gpu, world_size)
+    build_networks(dataclasses.replace(cfg, batch_gpu=layout.batch_gpu), ds)
+
+
 def _check(cfg: TrainConfig, ds) -> None:
     """Fail on bad batch sizes and metric names before a run folder exists."""
     from stylegen.metrics.report import check_training_metrics
 
-    layout = distributed.shard_layout(cfg.batch, cfg.batch_gpu, distributed.info().world_size)
-    build_networks(dataclasses.replace(cfg, batch_gpu=layout.batch_gpu), ds)
+    _check_networks(cfg, ds, distributed.info().world_size)
     check_training_metrics(cfg.metrics, device=cfg.device)
+
+
+def check_before_launch(cfg: TrainConfig, nprocs: int) -> None:
+    """Fail in the launching process, not in every launched one, on bad data or batch sizes:
+    the resolved `cfg`'s data must open and its batch must split into `nprocs` processes."""
+    _check_networks(cfg, open_training_data(cfg), nprocs)
 
 
 STYLEGAN = Family(

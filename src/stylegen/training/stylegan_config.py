@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stylegen.config import (
+    DIST_BACKENDS,
     DiscriminatorConfig,
     GeneratorConfig,
     StyleGAN3GeneratorConfig,
@@ -337,7 +338,7 @@ class TrainConfig:
         if self.batch_gpu is not None and self.batch_gpu < 1:
             raise UserError(f"--batch-gpu {self.batch_gpu} must be >= 1")
         if self.dist_backend is not None:
-            _check_choice("--dist-backend", self.dist_backend, ("auto", "gloo", "nccl"))
+            _check_choice("--dist-backend", self.dist_backend, DIST_BACKENDS)
         if self.kimg <= 0:
             raise UserError(f"--kimg {self.kimg} must be > 0")
         for name in ("glr", "dlr", "gamma", "ema_kimg", "pl_weight", "blur_init_sigma"):

@@ -1,0 +1,128 @@
+"""What the command modules share: the parser class that reports bad flags in one line, the
+default device, the output-folder check, the training progress bar, and the two helpers that tie
+flags to the config dataclasses (`config_default` for a flag's default, `config_from_args` to
+build the config from parsed flags), so that no default or field list is typed twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from stylegen.errors import EXIT_USER_ERROR, UserError
+
+Subparsers = argparse._SubParsersAction  # what `register(subparsers)` receives
+C = TypeVar("C")
+T = TypeVar("T")
+
+BAR_FORMAT = "{l_bar}{bar}| {n:.1f}/{total:.1f} kimg [{elapsed}<{remaining}{postfix}]"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports bad flags in one line with exit code 2 (its usual code)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USER_ERROR, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def check_writable(outdir: Path) -> None:
+    """Fail early, before any file is written, when the output folder cannot be used."""
+    if outdir.exists() and not outdir.is_dir():
+        raise UserError(f"--outdir {outdir} is a file; pass a folder")
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=outdir):
+            pass
+    except OSError as exc:
+        raise UserError(
+            f"cannot write to --outdir {outdir} ({exc.strerror}); pick another folder"
+        ) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Flags <-> config dataclasses
+
+
+def config_default(config: type, name: str) -> Any:
+    """The default of field `name` of the dataclass `config`, for a flag's default or help."""
+    for f in dataclasses.fields(config):
+        if f.name != name:
+            continue
+        if f.default is not dataclasses.MISSING:
+            return f.default
+        if f.default_factory is not dataclasses.MISSING:
+            return f.default_factory()
+        raise ValueError(f"{config.__name__}.{name} has no default")
+    raise ValueError(f"{config.__name__} has no field {name!r}")
+
+
+def config_from_args(config: type[C], args: argparse.Namespace, **overrides: Any) -> C:
+    """`config` built from every parsed flag whose dest is one of its fields, then `overrides`.
+
+    A flag left at None gives its field the dataclass default (for fields whose default is None
+    that is the same None; e.g. `train --kimg`, None so that `--resume` keeps the run's length,
+    gives TrainConfig's kimg).
+    """
+    values = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(config)
+        if getattr(args, f.name, None) is not None
+    }
+    return config(**{**values, **overrides})
+
+
+# ---------------------------------------------------------------------------------------------
+# Training progress
+
+
+def with_progress(run: Callable[[Callable], T]) -> T:
+    """Run training with a tqdm bar in kimg; tick stats go into the bar's postfix.
+
+    `run(on_progress)` starts the training, which calls `on_progress(progress)` as it goes.
+    """
+    bar = None
+
+    def on_progress(p) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = _progress_bar(p)
+        bar.n = p.cur_nimg / 1000
+        if p.stats:
+            bar.set_postfix_str(_tick_summary(p.stats), refresh=False)
+        bar.refresh()
+
+    try:
+        return run(on_progress)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _progress_bar(p):
+    from tqdm import tqdm
+
+    return tqdm(
+        total=p.total_nimg / 1000,
+        initial=p.cur_nimg / 1000,
+        unit="kimg",
+        desc="train",
+        disable=None,
+        bar_format=BAR_FORMAT,
+    )
+
+
+def _tick_summary(s: dict[str, float]) -> str:
+    return (
+        f"sec/kimg {s.get('Timing/sec_per_kimg', 0):.1f} G {s.get('Loss/G/loss', 0):.2f} "
+        f"D {s.get('Loss/D/loss', 0):.2f} aug {s.get('Progress/augment', 0):.3f}"
+    )

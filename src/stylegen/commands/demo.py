@@ -1,0 +1,34 @@
+"""`stylegen demo`: the DEMO_CONFIG recipe, built-in Fashion-MNIST for about ten CPU minutes,
+then where its samples, checkpoint and loss plot are."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from stylegen.commands.common import Subparsers, default_device, with_progress
+from stylegen.training.stylegan_config import DEMO_CONFIG
+
+
+def register(subparsers: Subparsers) -> None:
+    p = subparsers.add_parser("demo", help="train on built-in Fashion-MNIST for ~10 CPU minutes")
+    p.add_argument("--outdir", default=DEMO_CONFIG.outdir)
+    p.add_argument("--kimg", type=float, default=None, help="override the demo length")
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stylegen.training.stylegan import train  # on use: it imports torch and the models
+
+    cfg = dataclasses.replace(
+        DEMO_CONFIG, outdir=args.outdir, device=args.device or default_device()
+    )
+    if args.kimg is not None:
+        cfg = dataclasses.replace(cfg, kimg=args.kimg)
+    snap = with_progress(lambda cb: train(cfg, cb))
+    print(f"samples:    {snap / 'samples.png'}")
+    print(f"checkpoint: {snap}")
+    print(f"loss plot:  {snap.parent / 'losses.png'}")
+    print(f"next: stylegen generate --network {snap} --seeds 0-15 --outdir out --grid")
+    return 0

@@ -1,0 +1,101 @@
+"""`stylegen generate`: images (and optionally a grid) from a trained generator, one PNG per
+seed; StyleGAN3 networks can be translated and rotated."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from stylegen.commands.common import Subparsers, check_writable, default_device
+from stylegen.errors import UserError
+
+
+def register(subparsers: Subparsers) -> None:
+    p = subparsers.add_parser("generate", help="generate images from a trained network")
+    p.add_argument(
+        "--network", required=True, help="checkpoint folder, run folder or official .pkl"
+    )
+    p.add_argument("--seeds", default="0-7", help="e.g. 0-31 or 1,5,9 (default 0-7)")
+    p.add_argument("--trunc", type=float, default=1.0, help="truncation psi (default 1)")
+    p.add_argument("--trunc-cutoff", type=int, default=None, help="truncate only the first N ws")
+    p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label")
+    p.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
+    p.add_argument("--outdir", required=True, help="where to write seedNNNN.png")
+    p.add_argument("--grid", action="store_true", help="also write grid.png")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--device", default=None)
+    p.add_argument(
+        "--translate",
+        default=None,
+        metavar="X,Y",
+        help="StyleGAN3 only: translate by X,Y image widths (e.g. 0.1,0)",
+    )
+    p.add_argument(
+        "--rotate",
+        type=float,
+        default=None,
+        metavar="DEG",
+        help="StyleGAN3 only: rotate by DEG degrees",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stylegen.generate import parse_seeds
+    from stylegen.translate import check_not_cyclegan
+
+    check_not_cyclegan(args.network)
+    seeds = parse_seeds(args.seeds)
+    if args.batch < 1:
+        raise UserError(f"--batch {args.batch} must be >= 1")
+    device = args.device or default_device()
+    G = _load_generator(args, device)
+    outdir = Path(args.outdir)
+    check_writable(outdir)
+    _write_images(G, seeds, args, device, outdir)
+    print(f"wrote {len(seeds)} images to {outdir}")
+    return 0
+
+
+def _load_generator(args: argparse.Namespace, device: str):
+    """The network, with --class checked and the StyleGAN3 input transform set."""
+    from stylegen.checkpoint import load
+    from stylegen.generate import class_labels
+
+    G = load(args.network, device=device)
+    class_labels(G, args.class_idx, 1)  # check --class before anything is written
+    if args.translate is not None or args.rotate is not None:
+        from stylegen.generate import parse_translate, set_input_transform
+
+        translate = parse_translate(args.translate) if args.translate else (0.0, 0.0)
+        set_input_transform(G, translate, args.rotate or 0.0)
+    return G
+
+
+def _write_images(G, seeds: list[int], args: argparse.Namespace, device: str, outdir: Path) -> None:
+    import torch
+    from tqdm import tqdm
+
+    from stylegen.generate import iter_images
+    from stylegen.images import make_grid, save_image
+
+    batches = iter_images(
+        G,
+        seeds,
+        truncation_psi=args.trunc,
+        truncation_cutoff=args.trunc_cutoff,
+        class_idx=args.class_idx,
+        noise_mode=args.noise_mode,
+        batch_size=args.batch,
+        device=device,
+    )
+    images = []
+    with tqdm(total=len(seeds), desc="generate", unit="img", disable=None) as bar:
+        for chunk, imgs in batches:
+            for seed, img in zip(chunk, imgs):
+                save_image(img, outdir / f"seed{seed:04d}.png")
+            if args.grid:
+                images.append(imgs)
+            bar.update(len(chunk))
+    if args.grid:
+        save_image(make_grid(torch.cat(images)), outdir / "grid.png")

@@ -1,0 +1,205 @@
+"""`stylegen train`: train (or resume) a StyleGAN2/3 generator, on one process or, with
+`--gpus N` / `--cpu-procs N`, on N processes started through torch's elastic launcher.
+
+Flag defaults and the flags that become TrainConfig fields come from TrainConfig itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stylegen.commands.common import (
+    Subparsers,
+    config_default,
+    config_from_args,
+    default_device,
+    with_progress,
+)
+from stylegen.config import DIST_BACKENDS, config_to_dict
+from stylegen.errors import UserError
+from stylegen.training.stylegan_config import (
+    AUG_MODES,
+    GENERATOR_ARCHS,
+    PRECISIONS,
+    TrainConfig,
+)
+
+
+def _default(name: str) -> Any:
+    return config_default(TrainConfig, name)
+
+
+def register(subparsers: Subparsers) -> None:
+    p = subparsers.add_parser("train", help="train a StyleGAN2 generator")
+    _add_data_flags(p)
+    _add_training_flags(p)
+    _add_run_flags(p)
+    _add_distributed_flags(p)
+    p.set_defaults(func=run)
+
+
+def _add_data_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", help="image folder, .zip, or built-in: fashion-mnist, emoji")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last snapshot")
+    outdir = _default("outdir")
+    p.add_argument("--outdir", default=outdir, help=f"parent folder of runs (default {outdir})")
+    p.add_argument(
+        "--preset",
+        default=_default("preset"),
+        help="tiny, cpu32, cifar, paper256, stylegan3-t, stylegan3-t-cpu, ...",
+    )
+    p.add_argument("--cond", action="store_true", help="class-conditional training")
+    p.add_argument("--labels", default=_default("labels"), choices=["json", "folders"])
+    p.add_argument("--mirror", action="store_true", help="add x-flipped copies of the data")
+    p.add_argument("--max-size", type=int, default=None, help="use at most N images")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable images")
+
+
+def _add_training_flags(p: argparse.ArgumentParser) -> None:
+    # None: TrainConfig's kimg for a new run, the run's own length with --resume.
+    p.add_argument("--kimg", type=float, default=None, help="train for N thousand images")
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--glr", type=float, default=None, help="G learning rate")
+    p.add_argument("--dlr", type=float, default=None, help="D learning rate")
+    p.add_argument("--gamma", type=float, default=None, help="R1 weight")
+    p.add_argument("--ema", dest="ema_kimg", type=float, default=None, help="EMA half-life, kimg")
+    p.add_argument("--pl-weight", type=float, default=None, help="path-length weight (0 = off)")
+    p.add_argument("--mixing", dest="style_mixing_prob", type=float, default=None)
+    p.add_argument(
+        "--arch",
+        default=None,
+        choices=GENERATOR_ARCHS,
+        help="generator family (default: the preset's)",
+    )
+    p.add_argument(
+        "--blur-sigma",
+        dest="blur_init_sigma",
+        type=float,
+        default=None,
+        help="initial D input blur (default 10 for stylegan3-r, else 0)",
+    )
+    p.add_argument(
+        "--blur-kimg",
+        dest="blur_fade_kimg",
+        type=float,
+        default=None,
+        help="kimg over which the D blur fades out (default batch * 200 / 32)",
+    )
+    p.add_argument("--aug", default=None, choices=AUG_MODES)
+    p.add_argument(
+        "--p", dest="aug_p", type=float, default=_default("aug_p"), help="augment p (start/fixed)"
+    )
+    p.add_argument(
+        "--target",
+        dest="ada_target",
+        type=float,
+        default=_default("ada_target"),
+        help="ADA r_t target",
+    )
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tick", dest="tick_kimg", type=float, default=None, help="kimg per tick")
+    p.add_argument("--snap", type=int, default=_default("snap"), help="ticks between snapshots")
+    p.add_argument(
+        "--metrics",
+        type=metric_names,
+        default=_default("metrics"),
+        help="e.g. fid10k_full (default none)",
+    )
+    p.add_argument("--seed", type=int, default=_default("seed"))
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument(
+        "--precision",
+        default=_default("precision"),
+        choices=PRECISIONS,
+        help="mixed: bfloat16 in the num_fp16_res highest-resolution blocks of G and D",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+
+
+def _add_distributed_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("multi-process training (see README: Multi-GPU / multi-node)")
+    g.add_argument("--gpus", type=int, default=None, help="train on N GPUs (N processes, NCCL)")
+    g.add_argument("--cpu-procs", type=int, default=None, help="train with N CPU processes (gloo)")
+    g.add_argument(
+        "--batch-gpu", type=int, default=None, help="images per process per round (default batch/N)"
+    )
+    g.add_argument(
+        "--dist-backend",
+        default=None,
+        choices=DIST_BACKENDS,
+        help="default: $STYLEGEN_DIST_BACKEND or auto (nccl on CUDA, gloo on CPU)",
+    )
+
+
+def metric_names(text: str) -> tuple[str, ...]:
+    """'fid10k_full,kid10k_full' -> a tuple of names; 'none' -> ()."""
+    names = tuple(x.strip() for x in text.split(",") if x.strip())
+    return () if names == ("none",) else names
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    from stylegen.training import distributed  # on use: it imports torch
+
+    device = args.device or ("cpu" if args.cpu_procs else default_device())
+    nprocs = distributed.process_count(args.gpus, args.cpu_procs, device)
+    distributed.resolve_backend(args.dist_backend, device)  # e.g. NCCL without CUDA
+    launching = nprocs > 1 and not distributed.is_worker()
+    cfg = None if args.resume else make_config(args, device).resolved()
+    if cfg is not None and launching:
+        from stylegen.training.stylegan import check_before_launch  # on use: imports torch
+
+        check_before_launch(cfg, nprocs)
+    if cfg is not None and args.dry_run:
+        print(json.dumps(config_to_dict(cfg), indent=2))
+        return 0
+    if launching:
+        return _launch(args, nprocs)
+    snap = with_progress(lambda progress: _train(args, cfg, progress))
+    if os.environ.get("RANK", "0") == "0":  # one line per job, not per process
+        print(f"done: {snap}")
+    return 0
+
+
+def make_config(args: argparse.Namespace, device: str) -> TrainConfig:
+    """The TrainConfig of a new run: every flag that names a TrainConfig field, and `device`."""
+    if not args.data:
+        raise UserError("--data is required (a folder, a .zip, or fashion-mnist / emoji)")
+    return config_from_args(TrainConfig, args, device=device)
+
+
+def _train(args: argparse.Namespace, cfg: TrainConfig | None, progress: Callable) -> Path:
+    """Train a new run of `cfg`, or (cfg None) continue the run of --resume."""
+    from stylegen.training.stylegan import resume, train  # on use: imports torch and the models
+
+    if cfg is not None:
+        return train(cfg, progress)
+    return resume(
+        args.resume,
+        progress,
+        kimg=args.kimg,
+        batch_gpu=args.batch_gpu,
+        dist_backend=args.dist_backend,
+    )
+
+
+def _launch(args: argparse.Namespace, nprocs: int) -> int:
+    """Start nprocs copies of this very command; their own errors they print themselves."""
+    from stylegen.training import distributed
+
+    try:
+        return distributed.relaunch(args.argv, nprocs)
+    except distributed.WorkerFailedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
