@@ -1,6 +1,7 @@
 """Style control: the library under `stylegen mix / interpolate / project / directions / edit`
 and the web explorer. Each module names its paper.
 
+config.py        settings the CLI reads its defaults from (no torch): spaces, projection, PTI
 layers.py        which ws indices are coarse / middle / fine; style affines (Karras et al. 2019)
 ws.py            seeds -> ws, the ws file (safetensors + metadata), rendering saved ws
 noise.py         per-sample noise maps of StyleGAN2 and the projector's noise regulariser

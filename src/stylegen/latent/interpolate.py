@@ -25,7 +25,8 @@ from torch import nn
 from stylegen.errors import UserError
 from stylegen.generate import class_labels, z_from_seeds
 from stylegen.images import make_grid
-from stylegen.latent.ws import check_space, render_ws
+from stylegen.latent.config import check_space
+from stylegen.latent.ws import render_ws
 
 __all__ = [
     "frame_positions",

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from stylegen.errors import UserError
+
+if TYPE_CHECKING:  # no torch at import: the CLI's --help reads STYLE_GROUPS_HELP
+    from torch import nn
 
 __all__ = [
     "GROUP_NAMES",

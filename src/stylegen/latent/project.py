@@ -37,6 +37,7 @@ from torch import nn
 from stylegen.errors import UserError
 from stylegen.generate import class_labels
 from stylegen.images import float_to_uint8, uint8_to_float
+from stylegen.latent.config import ProjectionConfig
 from stylegen.latent.noise import (
     noise_inputs,
     noise_regularization,
@@ -44,7 +45,6 @@ from stylegen.latent.noise import (
     random_noise,
 )
 from stylegen.latent.perceptual import PerceptualEmbedding
-from stylegen.latent.ws import check_space
 from stylegen.metrics.image_quality import psnr, ssim
 
 __all__ = [
@@ -57,35 +57,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ProjectionConfig:
-    """Projection settings; the defaults are the official projector's."""
-
-    space: str = "w"
-    steps: int = 1000
-    w_avg_samples: int = 10000
-    initial_lr: float = 0.1
-    initial_noise_factor: float = 0.05
-    lr_rampdown_length: float = 0.25
-    lr_rampup_length: float = 0.05
-    noise_ramp_length: float = 0.75
-    regularize_noise_weight: float = 1e5
-    optimize_noise: bool = True
-    log_every: int = 100
-    keep_history: bool = False  # ws after every step (for the progress video)
-    seed: int = 303  # the official projector's default
-
-    def validate(self) -> ProjectionConfig:
-        self.space = check_space(self.space)
-        if self.steps < 1:
-            raise UserError(f"--steps {self.steps} must be >= 1")
-        if self.w_avg_samples < 2:
-            raise UserError(f"w_avg_samples {self.w_avg_samples} must be >= 2")
-        if self.log_every < 1:
-            raise UserError(f"log_every {self.log_every} must be >= 1")
-        return self
 
 
 @dataclass

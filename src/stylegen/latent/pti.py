@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ from torch import nn
 
 from stylegen.errors import UserError
 from stylegen.images import float_to_uint8, uint8_to_float
+from stylegen.latent.config import PTIConfig
 from stylegen.latent.noise import noise_inputs
 from stylegen.latent.perceptual import PerceptualEmbedding
 from stylegen.latent.project import check_targets, image_scores
@@ -34,21 +34,6 @@ from stylegen.latent.ws import check_ws
 __all__ = ["PTIConfig", "pivotal_tuning"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class PTIConfig:
-    steps: int = 350
-    lr: float = 3e-4
-    l2_weight: float = 1.0
-    log_every: int = 50
-
-    def validate(self) -> PTIConfig:
-        if self.steps < 1:
-            raise UserError(f"--pti-steps {self.steps} must be >= 1")
-        if self.lr <= 0:
-            raise UserError(f"PTI learning rate {self.lr} must be positive")
-        return self
 
 
 def pivotal_tuning(

@@ -31,6 +31,7 @@ from stylegen.errors import UserError
 from stylegen.fileio import atomic_file
 from stylegen.generate import class_labels, z_from_seeds
 from stylegen.images import float_to_uint8
+from stylegen.latent.config import SPACES, check_space
 from stylegen.latent.noise import noise_inputs, noise_shapes
 
 __all__ = [
@@ -51,16 +52,7 @@ log = logging.getLogger(__name__)
 
 WS_FORMAT = "stylegen-ws"
 WS_FORMAT_VERSION = 1
-SPACES = ("w", "w+")
 NOISE_PREFIX = "noise."
-
-
-def check_space(space: str, allowed: tuple[str, ...] = SPACES, what: str = "--space") -> str:
-    """Return `space` lower-cased if it is one of `allowed`, else a UserError naming them."""
-    value = str(space).strip().lower()
-    if value not in allowed:
-        raise UserError(f"{what} {space!r} is unknown; use {' or '.join(allowed)}")
-    return value
 
 
 def ws_from_seeds(
