@@ -20,6 +20,7 @@ from stylegen.commands import (
     demo,
     generate,
     metrics,
+    reconstruct,
     train,
     translate,
     video,
@@ -35,7 +36,18 @@ from stylegen.errors import (
 )
 
 # In the order `stylegen --help` lists them.
-COMMANDS = (train, generate, dataset, demo, convert, cyclegan, translate, metrics, video)
+COMMANDS = (
+    train,
+    generate,
+    reconstruct,
+    dataset,
+    demo,
+    convert,
+    cyclegan,
+    translate,
+    metrics,
+    video,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -76,6 +76,8 @@ __all__ = [
     "vae_terms",
 ]
 
+STYLEGAN_METRICS = ("ppl", "eqt", "eqr")  # metric kinds that need StyleGAN's mapping or StyleGAN3
+
 ACCURACY_PANELS: list[Panel] = [
     (
         "Discriminator accuracy",
@@ -161,6 +163,17 @@ def _check(cfg: BaselineConfig, ds: ImageDataset) -> None:
             f"dcgan, or resize the data to {MLP_MAX_RESOLUTION}x{MLP_MAX_RESOLUTION} or less "
             f"(stylegen dataset --resolution {MLP_MAX_RESOLUTION})"
         )
+    if cfg.metrics:
+        from stylegen.metrics.registry import parse_metric_names
+
+        stylegan_only = [
+            s.name for s in parse_metric_names(list(cfg.metrics)) if s.kind in STYLEGAN_METRICS
+        ]
+        if stylegan_only:
+            raise UserError(
+                f"--metrics {','.join(stylegan_only)} need StyleGAN's mapping network or "
+                f"StyleGAN3's input; --arch {cfg.arch} has neither: use fid/kid/pr/is metrics"
+            )
     check_training_metrics(cfg.metrics, device=cfg.device)
 
 
