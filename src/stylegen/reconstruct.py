@@ -89,5 +89,6 @@ def reconstruct_files(
         if grid:
             pairs.append(torch.stack([imgs, recs], dim=1).flatten(0, 1))
     if grid:
-        save_image(make_grid(torch.cat(pairs), ncols=8), outdir / "grid.png")
+        images = torch.cat(pairs)
+        save_image(make_grid(images, ncols=min(8, len(images))), outdir / "grid.png")
     return written
