@@ -69,15 +69,18 @@ class BaselinePreset:
 
 
 BASELINE_PRESETS: dict[str, BaselinePreset] = {
-    # Fashion-MNIST (32x32 grey) in minutes on a 2-core CPU: the DCGAN at half the usual widths
-    # (PyTorch's example uses 64 at 64x64), the VAE with 32 latents.
+    # Fashion-MNIST (32x32 grey) on a 2-core CPU: the DCGAN at half the usual widths (PyTorch's
+    # example uses 64 at 64x64), the VAE with 32 latents. 200 kimg take about 8 minutes for the
+    # DCGAN (2.5 sec/kimg), 4 for the VAE, 2.5 for the MLP GANs. One thread: on a shared CPU two
+    # threads were 20x slower for these small layers (benchmarks/RESULTS.md, bench_families).
     "cpu32": BaselinePreset(
-        "32x32 images (e.g. Fashion-MNIST) on a 2-core CPU, about ten minutes",
+        "32x32 images (e.g. Fashion-MNIST) on a 2-core CPU, under ten minutes",
         batch=64,
-        kimg=100.0,
+        kimg=200.0,
         tick_kimg=2.0,
         ngf=32,
         ndf=32,
+        threads=1,
     ),
     # The DCGAN paper's networks for 64x64 (1024 channels at 4x4) and batch 128.
     "paper64": BaselinePreset(
