@@ -23,9 +23,16 @@ from stylegen.checkpoint import load
 from stylegen.config import config_from_dict, config_to_dict
 from stylegen.models.cyclegan import PatchDiscriminatorConfig, ResnetGeneratorConfig
 from stylegen.models.discriminator import DiscriminatorConfig
+from stylegen.models.gan import (
+    DCGANDiscriminatorConfig,
+    DCGANGeneratorConfig,
+    MLPDiscriminatorConfig,
+    MLPGeneratorConfig,
+)
 from stylegen.models.registry import build_model, lookup, name_of, registered_models
 from stylegen.models.stylegan2 import GeneratorConfig
 from stylegen.models.stylegan3 import StyleGAN3GeneratorConfig
+from stylegen.models.vae import VAEConfig
 
 
 @dataclass
@@ -35,6 +42,7 @@ class Case:
     config: Any
     inputs: Callable[[torch.Generator], tuple[torch.Tensor, ...]]
     kwargs: dict[str, Any] = field(default_factory=dict)
+    method: str = "forward"  # the call under test (the VAE: reconstruct, which uses both halves)
 
 
 def _labels(n: int, c_dim: int, rng: torch.Generator) -> torch.Tensor:
@@ -95,6 +103,36 @@ def _cyclegan_discriminator() -> Case:
     return Case(cfg, lambda rng: (torch.rand(2, 3, 16, 16, generator=rng) * 2 - 1,))
 
 
+def _mlp_generator() -> Case:
+    cfg = MLPGeneratorConfig(z_dim=4, c_dim=2, img_resolution=8, hidden=(8, 16))
+    return Case(cfg, lambda rng: (torch.randn(2, 4, generator=rng), _labels(2, 2, rng)))
+
+
+def _mlp_discriminator() -> Case:
+    cfg = MLPDiscriminatorConfig(c_dim=2, img_resolution=8, hidden=(8, 4), cond_mode="projection")
+    return Case(cfg, lambda rng: (torch.randn(2, 1, 8, 8, generator=rng), _labels(2, 2, rng)))
+
+
+def _dcgan_generator() -> Case:
+    cfg = DCGANGeneratorConfig(z_dim=4, c_dim=2, img_resolution=16, img_channels=3, ngf=4)
+    return Case(cfg, lambda rng: (torch.randn(2, 4, generator=rng), _labels(2, 2, rng)))
+
+
+def _dcgan_discriminator() -> Case:
+    cfg = DCGANDiscriminatorConfig(c_dim=2, img_resolution=16, img_channels=3, ndf=4)
+    return Case(cfg, lambda rng: (torch.randn(2, 3, 16, 16, generator=rng), _labels(2, 2, rng)))
+
+
+def _vae() -> Case:
+    cfg = VAEConfig(z_dim=4, c_dim=2, img_resolution=8, channels=4)
+
+    def inputs(rng: torch.Generator) -> tuple[torch.Tensor, ...]:
+        img = torch.rand(2, 1, 8, 8, generator=rng) * 2 - 1
+        return img, _labels(2, 2, rng), torch.randn(2, 4, generator=rng)
+
+    return Case(cfg, inputs, method="reconstruct")
+
+
 # registry name -> tiny case; every registered model class needs one
 FACTORIES: dict[str, Callable[[], Case]] = {
     "stylegan2.Generator": _stylegan2_generator,
@@ -102,6 +140,11 @@ FACTORIES: dict[str, Callable[[], Case]] = {
     "stylegan3.Generator": _stylegan3_generator,
     "cyclegan.ResnetGenerator": _cyclegan_generator,
     "cyclegan.PatchDiscriminator": _cyclegan_discriminator,
+    "gan.MLPGenerator": _mlp_generator,
+    "gan.MLPDiscriminator": _mlp_discriminator,
+    "dcgan.Generator": _dcgan_generator,
+    "dcgan.Discriminator": _dcgan_discriminator,
+    "vae.VAE": _vae,
 }
 
 
@@ -120,7 +163,7 @@ def _build(case: Case, seed: int) -> nn.Module:
 
 def _forward(model: nn.Module, case: Case, seed: int = 1) -> torch.Tensor:
     rng = torch.Generator().manual_seed(seed)
-    return model(*case.inputs(rng), **case.kwargs)
+    return getattr(model, case.method)(*case.inputs(rng), **case.kwargs)
 
 
 def test_every_known_family_is_registered():

@@ -25,6 +25,7 @@ from stylegen.commands import (
     metrics,
     mix,
     project,
+    reconstruct,
     train,
     translate,
     video,
@@ -43,6 +44,7 @@ from stylegen.errors import (
 COMMANDS = (
     train,
     generate,
+    reconstruct,
     dataset,
     demo,
     convert,

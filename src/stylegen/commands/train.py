@@ -145,8 +145,9 @@ def _add_distributed_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _add_family_flags(p: argparse.ArgumentParser) -> None:
-    """A flag for every field of the other families' configs that has none yet."""
-    taken = {a.dest for a in p._actions}
+    """A flag for every field of the other families' configs that has none yet (a TrainConfig
+    field without a flag, such as max_nonfinite, stays without one)."""
+    taken = {a.dest for a in p._actions} | {f.name for f in dataclasses.fields(TrainConfig)}
     group = None
     for entry in families.FAMILY_TABLE:
         if not entry.arches or entry.kind == families.DEFAULT_KIND:

@@ -1,25 +1,33 @@
 """Networks: StyleGAN2 generator and discriminator, StyleGAN3 generator, CycleGAN generator and
-discriminator. Importing this package imports every family, so every model class is registered
-(models/registry.py) before a checkpoint is read."""
+discriminator, the baselines (MLP GAN, DCGAN, their conditional forms, the VAE). Importing this
+package imports every family, so every model class is registered (models/registry.py) before a
+checkpoint is read."""
 
 from stylegen.models.cyclegan import PatchDiscriminator, ResnetGenerator
 from stylegen.models.discriminator import Discriminator, DiscriminatorConfig
+from stylegen.models.gan import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from stylegen.models.mapping import MappingNetwork
 from stylegen.models.precision import set_reduced_precision
 from stylegen.models.registry import build_model, lookup, name_of, registered_models
 from stylegen.models.stylegan2 import Generator, GeneratorConfig, SynthesisNetwork
 from stylegen.models.stylegan3 import StyleGAN3GeneratorConfig
+from stylegen.models.vae import VAE
 
 __all__ = [
+    "DCGANDiscriminator",
+    "DCGANGenerator",
     "Discriminator",
     "DiscriminatorConfig",
     "Generator",
     "GeneratorConfig",
+    "MLPDiscriminator",
+    "MLPGenerator",
     "MappingNetwork",
     "PatchDiscriminator",
     "ResnetGenerator",
     "StyleGAN3GeneratorConfig",
     "SynthesisNetwork",
+    "VAE",
     "build_model",
     "lookup",
     "name_of",

@@ -54,6 +54,13 @@ FAMILY_TABLE: tuple[FamilyEntry, ...] = (
         module="stylegen.training.stylegan",
     ),
     FamilyEntry(
+        kind="baseline",
+        title="baseline (GAN/DCGAN/cGAN/VAE)",
+        arches=("gan", "dcgan", "cgan", "vae"),
+        config="stylegen.training.baselines_config:BaselineConfig",
+        module="stylegen.training.baselines",
+    ),
+    FamilyEntry(
         kind="cyclegan",
         title="CycleGAN",
         arches=(),

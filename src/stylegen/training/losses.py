@@ -10,7 +10,9 @@ the behaviour of its official PyTorch training code:
 - style mixing regularisation (StyleGAN, Karras et al. 2019, section 3.1);
 - the optimiser correction for lazy regularisation (StyleGAN2, section 3.1);
 - least-squares GAN, cycle and identity losses for CycleGAN (Zhu et al. 2017);
-- StyleGAN3's blur of the images D sees, faded out early in training (Karras et al. 2021).
+- StyleGAN3's blur of the images D sees, faded out early in training (Karras et al. 2021);
+- the VAE's evidence lower bound (Kingma & Welling 2014): the Gaussian posterior's KL to the
+  standard normal prior in closed form, Bernoulli and Gaussian pixel log-likelihoods.
 
 The GAN losses return one value per sample so that the caller can report them as statistics before
 taking the mean; the CycleGAN losses return the scalar mean, as that paper defines them.
@@ -28,11 +30,14 @@ from stylegen.errors import UserError
 from stylegen.ops import filter2d
 
 __all__ = [
+    "bernoulli_log_likelihood",
     "blur_images",
     "blur_sigma",
     "cycle_loss",
     "d_logistic_loss",
     "g_nonsaturating_loss",
+    "gaussian_kl",
+    "gaussian_log_likelihood",
     "identity_loss",
     "lazy_reg_params",
     "lsgan_loss",
@@ -278,3 +283,28 @@ def blur_images(img: torch.Tensor, sigma: float) -> torch.Tensor:
     x = torch.arange(-radius, radius + 1, device=img.device, dtype=img.dtype)
     f = (x / sigma).square().neg().exp2()
     return filter2d(img, f / f.sum())
+
+
+# ---------------------------------------------------------------------------------------------
+# Variational autoencoder (Kingma & Welling 2014): ELBO = E_q[log p(x | z)] - KL(q(z | x) || p(z))
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) per sample, in nats: the paper's closed form
+    ``0.5 * sum(mu^2 + sigma^2 - 1 - log sigma^2)`` over the latent dimensions (appendix B)."""
+    return 0.5 * (mu.square() + logvar.exp() - 1 - logvar).flatten(1).sum(1)
+
+
+def bernoulli_log_likelihood(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """log p(x | z) per sample for pixels x in [0, 1] under independent Bernoullis with the
+    given logits: ``sum(x log p + (1 - x) log(1 - p))``. For grey values between 0 and 1 this is
+    the usual cross-entropy reading, not a normalised density (Loaiza-Ganem & Cunningham 2019)."""
+    ll = -F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    return ll.flatten(1).sum(1)
+
+
+def gaussian_log_likelihood(mean: torch.Tensor, target: torch.Tensor, sigma: float) -> torch.Tensor:
+    """log N(x; mean, sigma^2 I) per sample, summed over pixels (a density: it may be > 0)."""
+    z = (target - mean) / sigma
+    per_pixel = -0.5 * z.square() - math.log(sigma) - 0.5 * math.log(2 * math.pi)
+    return per_pixel.flatten(1).sum(1)
