@@ -12,7 +12,7 @@ from torch import nn
 
 from stylegen.config import DiscriminatorConfig, GeneratorConfig, StyleGAN3GeneratorConfig
 from stylegen.errors import UserError
-from stylegen.models import stylegan3
+from stylegen.models import progan, stylegan1, stylegan3
 from stylegen.models.cyclegan import (
     PatchDiscriminator,
     PatchDiscriminatorConfig,
@@ -37,6 +37,9 @@ MODEL_REGISTRY: dict[str, ModelEntry] = {
     "stylegan3.Generator": ModelEntry(stylegan3.Generator, StyleGAN3GeneratorConfig),
     "cyclegan.ResnetGenerator": ModelEntry(ResnetGenerator, ResnetGeneratorConfig),
     "cyclegan.PatchDiscriminator": ModelEntry(PatchDiscriminator, PatchDiscriminatorConfig),
+    "progan.Generator": ModelEntry(progan.Generator, progan.ProGANGeneratorConfig),
+    "progan.Discriminator": ModelEntry(progan.Discriminator, progan.ProGANDiscriminatorConfig),
+    "stylegan1.Generator": ModelEntry(stylegan1.Generator, stylegan1.StyleGAN1GeneratorConfig),
 }
 
 
