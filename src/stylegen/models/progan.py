@@ -112,7 +112,7 @@ class Growing:
 
 @dataclass
 class ProGANGeneratorConfig:
-    """ProGAN generator (G_paper). Defaults are the paper's: 512-d latent, fmap_base 8192, max 512."""
+    """ProGAN generator (G_paper); defaults are the paper's: 512-d latent, fmap_base 8192."""
 
     z_dim: int = 512
     c_dim: int = 0
