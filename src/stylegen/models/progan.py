@@ -338,7 +338,7 @@ class Discriminator(Growing, ConfiguredModule):
         size = img.shape[-1]
         if size < resolution or size % resolution:
             raise ValueError(f"images of {size}x{size} cannot enter D at {resolution}x{resolution}")
-        img = downscale2d(img.to(torch.float32), size // resolution)
+        img = downscale2d(img.to(self.b4.out.weight.dtype), size // resolution)
         top = getattr(self, f"b{resolution}")
         x = lrelu(top.from_rgb(img))
         if resolution > 4:
