@@ -8,7 +8,8 @@ minibatch size and learning rates for the images seen so far; Adam's moments are
 resolution starts or finishes fading in (official `reset_opt_for_new_lod`); the real images are
 box-filtered to the current resolution and, while fading, blended with their half-resolution
 version up-sampled (official `process_reals`); then one D step and one G step, and G_ema follows G
-(half-life `ema_kimg`). The networks run at the current resolution (the official code up-samples
+(half-life `ema_kimg`). The schedule is evaluated at every minibatch (the official loop does so
+every 4, `minibatch_repeats`). The networks run at the current resolution (the official code up-samples
 to full resolution and D box-filters back down, which changes nothing but the cost); gradient
 penalties are measured as the official code measures them, with respect to the full-resolution
 image (see losses.wgan_gp_penalty).
