@@ -118,6 +118,12 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
         help="e.g. fid10k_full (default none)",
     )
     p.add_argument("--seed", type=int, default=_default("seed"))
+    p.add_argument(
+        "--max-nonfinite",
+        type=int,
+        default=_default("max_nonfinite"),
+        help="stop (exit 3) after N minibatches in a row with non-finite losses",
+    )
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument(
