@@ -9,10 +9,10 @@ resolution starts or finishes fading in (official `reset_opt_for_new_lod`); the 
 box-filtered to the current resolution and, while fading, blended with their half-resolution
 version up-sampled (official `process_reals`); then one D step and one G step, and G_ema follows G
 (half-life `ema_kimg`). The schedule is evaluated at every minibatch (the official loop does so
-every 4, `minibatch_repeats`). The networks run at the current resolution (the official code up-samples
-to full resolution and D box-filters back down, which changes nothing but the cost); gradient
-penalties are measured as the official code measures them, with respect to the full-resolution
-image (see losses.wgan_gp_penalty).
+every 4, `minibatch_repeats`). The networks run at the current resolution (the official code
+up-samples to full resolution and D box-filters back down, which changes nothing but the cost);
+gradient penalties are measured as the official code measures them, with respect to the
+full-resolution image (see losses.wgan_gp_penalty).
 
 - ProGAN (`ProGANStep`): WGAN-GP, D loss D(fake) - D(real) + 10 * (||grad|| - 1)^2 + 0.001 *
   D(real)^2 on real/fake interpolations, G loss -D(fake).
