@@ -31,7 +31,7 @@ def _cfg(tmp_path, arch="progan", **kw):
         max_size=32,
         phase_kimg=0.008,
         fade_kimg=0.016,
-        kimg=0.048,
+        kimg=0.032,
         tick_kimg=0.016,
         snap=1,
         threads=1,
@@ -168,7 +168,19 @@ def test_interrupted_mid_fade_and_resumed_equals_uninterrupted(tmp_path, arch):
     assert kimgs == sorted(set(kimgs))
 
 
-def test_snapshot_opens_every_door(tmp_path):
+@pytest.fixture
+def tiny_detector(tmp_path, monkeypatch):
+    """Metrics with a tiny stand-in for Inception (tests/metrics/conftest.py) and a fresh cache."""
+    from stylegen.metrics import compute
+    from tests.metrics.conftest import CountingDetector, TinyNet, jit_script
+
+    monkeypatch.setenv("STYLEGEN_CACHE", str(tmp_path / "cache"))
+    detector = CountingDetector(jit_script(TinyNet()), sha1="tiny", source="test", resolution=16)
+    monkeypatch.setattr(compute, "load_detector", lambda *a, **k: detector)
+    return detector
+
+
+def test_snapshot_opens_every_door(tmp_path, tiny_detector):
     snap = train(_cfg(tmp_path, "stylegan1", cond=True, kimg=0.016))
     G = stylegen.load(snap.parent)
     assert G.c_dim == 10 and G.img_resolution == 32
@@ -179,6 +191,9 @@ def test_snapshot_opens_every_door(tmp_path):
     assert G.synthesis(ws, noise_mode="const").shape == (2, 1, 32, 32)
     ds = open_dataset("fashion-mnist", use_labels=True, max_size=8)
     assert generator_sampler(G, ds)(4, 0).shape == (4, 1, 32, 32)
+    args = ["--network", str(snap), "--data", "fashion-mnist", "--metrics", "kid1k_full"]
+    assert main(["metrics", *args, "--num", "64"]) == 0
+    assert tiny_detector.calls >= 64
     assert (
         main(
             [
