@@ -151,6 +151,7 @@ def test_interrupted_mid_fade_and_resumed_equals_uninterrupted(tmp_path, arch):
     state = torch.load(snap / STATE_FILE, weights_only=True)
     lod = float(state["prev_lod"])
     assert 2 < lod < 3  # the snapshot is in the middle of fading in 8x8
+    assert state["growth"] == {"lod": lod, "resolution": 8, "alpha": pytest.approx(3 - lod)}
     meta = json.loads((snap / "config.json").read_text())["metadata"]
     assert meta["lod"] == pytest.approx(lod) and meta["resolution"] == 8
     assert stylegen.load(snap).current_resolution()[0] == 8

@@ -269,6 +269,7 @@ class ProgressiveStep:
         return self.G_ema, self.ds
 
     def state_dict(self) -> dict[str, Any]:
+        s = self.growth
         state = {
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
@@ -276,6 +277,9 @@ class ProgressiveStep:
             "opt_G": self.opt_G.state_dict(),
             "opt_D": self.opt_D.state_dict(),
             "schedule": self.schedule.describe(),
+            # Where growing stands (the lod of the last minibatch; informative: on resume the
+            # schedule recomputes it from cur_nimg) and the lod Adam's reset rule compares with.
+            "growth": {"lod": s.lod, "resolution": s.resolution, "alpha": s.alpha},
             "prev_lod": torch.tensor(self.prev_lod, dtype=torch.float64),
             "rng_torch": torch.get_rng_state(),
             "rng_batches": self.batches.rng.get_state(),
