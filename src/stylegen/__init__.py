@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from stylegen.version import __version__
 
 # name -> (module, attribute)
 _API: dict[str, tuple[str, str]] = {

@@ -1,4 +1,5 @@
-"""Image conversions and I/O: float [-1, 1] NCHW <-> uint8 <-> PIL, grids, atomic PNG writes.
+"""Image conversions and I/O: float [-1, 1] NCHW <-> uint8 <-> PIL, grids, resizing, atomic PNG
+and figure writes.
 
 The float -> uint8 mapping is the one the official StyleGAN code uses (x * 127.5 + 128, clamped),
 so images saved here match images saved by the reference tools bit for bit.
@@ -9,12 +10,23 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
-__all__ = ["float_to_uint8", "make_grid", "save_gif", "save_image", "to_pil", "uint8_to_float"]
+__all__ = [
+    "float_to_uint8",
+    "make_grid",
+    "resize_to",
+    "save_figure_atomic",
+    "save_gif",
+    "save_image",
+    "to_pil",
+    "uint8_to_float",
+]
 
 
 def float_to_uint8(img: torch.Tensor) -> torch.Tensor:
@@ -91,3 +103,26 @@ def save_gif(frames: torch.Tensor | np.ndarray, path: str | os.PathLike, fps: fl
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def resize_to(img: torch.Tensor, size: int) -> torch.Tensor:
+    """Float images [N, C, H, W] -> [N, C, size, size] (bilinear, antialiased when shrinking)."""
+    if img.shape[-1] == size and img.shape[-2] == size:
+        return img
+    return F.interpolate(
+        img, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+    )
+
+
+def save_figure_atomic(fig: Any, out: Path) -> Path:
+    """Save ``fig`` as PNG to a temporary file in ``out``'s folder, then rename it to ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format="png", dpi=100)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out

@@ -20,8 +20,8 @@ from PIL import Image
 from stylegen.checkpoint import CONFIG_FILE, load
 from stylegen.data.datasets import IMAGE_EXTENSIONS, pil_to_uint8
 from stylegen.errors import UserError
-from stylegen.images import float_to_uint8, save_image, uint8_to_float
-from stylegen.models.cyclegan import ResnetGenerator
+from stylegen.images import float_to_uint8, resize_to, save_image, uint8_to_float
+from stylegen.models.cyclegan import DIRECTIONS, ResnetGenerator
 
 __all__ = [
     "DIRECTIONS",
@@ -33,8 +33,6 @@ __all__ = [
     "translate_files",
     "translate_images",
 ]
-
-DIRECTIONS = {"a2b": "G_AB", "b2a": "G_BA"}
 
 
 def _model_class(folder: Path) -> str:
@@ -199,8 +197,6 @@ def run_options(network: str | os.PathLike) -> dict:
 
 def _domain_images(ds, num: int | None, size: int) -> torch.Tensor:
     """A fixed subset (seed 0) of up to `num` images of a dataset as uint8 at `size` x `size`."""
-    from stylegen.training.cyclegan import resize_to
-
     idx = np.arange(len(ds))
     if num is not None and num < len(ds):
         idx = np.sort(np.random.default_rng(0).permutation(len(ds))[:num])
@@ -227,7 +223,7 @@ def evaluate(
     Uses a fixed subset of `num` images per domain (all when None). `detector` is an
     InceptionFeatures (default: stylegen.metrics.load_detector(), offline).
     """
-    from stylegen.data.datasets import open_dataset
+    from stylegen.data.open import open_dataset
     from stylegen.metrics.image_quality import psnr, ssim
 
     gens = {d: load_translator(network, d, device) for d in DIRECTIONS}

@@ -39,7 +39,7 @@ COMMANDS = (train, generate, dataset, demo, convert, cyclegan, translate, metric
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from stylegen import __version__
+    from stylegen.version import __version__
 
     parser = Parser(prog="stylegen", description="Style-based image synthesis in pure PyTorch.")
     parser.add_argument("--version", action="version", version=f"stylegen {__version__}")

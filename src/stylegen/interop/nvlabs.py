@@ -72,10 +72,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from stylegen.config import DiscriminatorConfig, GeneratorConfig
 from stylegen.errors import UserError
+from stylegen.fileio import fsync_files, replace_dir
 from stylegen.interop import nvlabs_tf
 from stylegen.interop.nvlabs_tf import TFNetworkRecord
+from stylegen.models import stylegan3
+from stylegen.models.discriminator import Discriminator, DiscriminatorConfig
+from stylegen.models.serialization import CONFIG_FILE, write_checkpoint_files
+from stylegen.models.stylegan2 import Generator, GeneratorConfig
+from stylegen.models.stylegan3 import StyleGAN3GeneratorConfig
 
 __all__ = [
     "KNOWN_CLASS_NAMES",
@@ -929,8 +934,6 @@ def _sg3_first_layer(record: PersistentRecord, where: str) -> str:
 
 def stylegan3_generator_config(record: PersistentRecord, where: str) -> Any:
     """stylegan3 `training.networks_stylegan3.Generator` (configs T and R)."""
-    from stylegen.config import StyleGAN3GeneratorConfig
-
     _check_positional(record, where)
     kw = _Kwargs(record.init_kwargs, where)
     dims = {n: kw.take(n) for n in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")}
@@ -1078,10 +1081,6 @@ class OfficialNetwork:
 
 
 def _stylegan2_networks() -> dict[str, OfficialNetwork]:
-    from stylegen.models import stylegan3
-    from stylegen.models.discriminator import Discriminator
-    from stylegen.models.stylegan2 import Generator
-
     return {
         "stylegan2.Generator": OfficialNetwork("StyleGAN2 generator", Generator, generator_config),
         "stylegan2.Discriminator": OfficialNetwork(
@@ -1167,8 +1166,6 @@ def convert(path: str | os.PathLike, outdir: str | os.PathLike, which: str = "G_
     `which="all"` writes every network the snapshot has to `outdir/G_ema`, `outdir/G`, `outdir/D`.
     An existing `outdir` is replaced only when it is a checkpoint (or an earlier `all` output).
     """
-    from stylegen import checkpoint
-
     if which != "all" and which not in NETWORK_NAMES:
         raise UserError(f"--which {which!r} must be one of: {', '.join(NETWORK_NAMES)}, all")
     outdir = Path(outdir)
@@ -1182,9 +1179,9 @@ def convert(path: str | os.PathLike, outdir: str | os.PathLike, which: str = "G_
         for name, model in models.items():
             folder = tmp / name if which == "all" else tmp
             folder.mkdir(exist_ok=True)
-            checkpoint.write_checkpoint_files(model, folder, model.checkpoint_metadata)
-            checkpoint.fsync_files(folder)
-        checkpoint.replace_dir(tmp, outdir)
+            write_checkpoint_files(model, folder, model.checkpoint_metadata)
+            fsync_files(folder)
+        replace_dir(tmp, outdir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -1195,8 +1192,6 @@ def convert(path: str | os.PathLike, outdir: str | os.PathLike, which: str = "G_
 
 def _check_outdir(outdir: Path, which: str) -> None:
     """Refuse to replace a folder that holds anything but our own checkpoints."""
-    from stylegen.checkpoint import CONFIG_FILE
-
     if not outdir.exists():
         return
     if not outdir.is_dir():

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from stylegen.config import _check_resolution
+from stylegen.config import check_resolution
 from stylegen.errors import UserError
 from stylegen.models.base import ConfiguredModule
 from stylegen.models.layers import (
@@ -46,6 +46,7 @@ from stylegen.models.layers import (
     normalize_2nd_moment,
     upscale2d,
 )
+from stylegen.models.registry import register_model
 
 __all__ = [
     "Discriminator",
@@ -81,7 +82,7 @@ def _channels(channel_base: int, channel_max: int):
 
 
 def _check_common(cfg) -> None:
-    _check_resolution(cfg.img_resolution)
+    check_resolution(cfg.img_resolution)
     if cfg.img_channels not in (1, 3, 4):
         raise UserError(f"img_channels {cfg.img_channels} must be 1, 3 or 4")
     if cfg.c_dim < 0:
@@ -162,9 +163,12 @@ class _GBlock(nn.Module):
         return self._pn(lrelu(self.conv1(x)))
 
 
+@register_model("progan.Generator")
 class Generator(Growing, ConfiguredModule):
     """z [N, z_dim] (and c [N, c_dim]) -> images [N, C, img_resolution, img_resolution] at the
     network's level of detail."""
+
+    config_class = ProGANGeneratorConfig
 
     def __init__(self, config: ProGANGeneratorConfig) -> None:
         super().__init__()
@@ -304,9 +308,12 @@ class _DEpilogue(nn.Module):
         return self.out(x)
 
 
+@register_model("progan.Discriminator")
 class Discriminator(Growing, ConfiguredModule):
     """img [N, C, H, W] (H a power of two between the current resolution and img_resolution; and
     c [N, c_dim]) -> scores [N, 1]."""
+
+    config_class = ProGANDiscriminatorConfig
 
     def __init__(self, config: ProGANDiscriminatorConfig) -> None:
         super().__init__()

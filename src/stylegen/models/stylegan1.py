@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from stylegen.config import _check_resolution
+from stylegen.config import check_resolution
 from stylegen.errors import UserError
 from stylegen.models.base import ConfiguredModule
 from stylegen.models.layers import (
@@ -40,6 +40,7 @@ from stylegen.models.layers import (
     upscale2d,
 )
 from stylegen.models.progan import Growing, max_lod
+from stylegen.models.registry import register_model
 
 __all__ = [
     "Generator",
@@ -72,7 +73,7 @@ class StyleGAN1GeneratorConfig:
     truncation_cutoff: int | None = 8  # ws the truncation trick applies to by default (None: all)
 
     def validate(self) -> StyleGAN1GeneratorConfig:
-        _check_resolution(self.img_resolution)
+        check_resolution(self.img_resolution)
         if self.img_channels not in (1, 3, 4):
             raise UserError(f"img_channels {self.img_channels} must be 1, 3 or 4")
         for name in ("z_dim", "w_dim", "channel_base", "channel_max", "mapping_layers"):
@@ -306,8 +307,11 @@ class SynthesisNetwork(Growing, nn.Module):
         return img
 
 
+@register_model("stylegan1.Generator")
 class Generator(ConfiguredModule):
     """StyleGAN (2019) generator: mapping (z, c) -> ws, synthesis ws -> image (unclamped)."""
+
+    config_class = StyleGAN1GeneratorConfig
 
     def __init__(self, config: StyleGAN1GeneratorConfig) -> None:
         super().__init__()

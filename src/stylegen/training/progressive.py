@@ -38,12 +38,12 @@ import torch
 import torch.nn.functional as F
 
 from stylegen import runs
-from stylegen.checkpoint import write_checkpoint_files
-from stylegen.config import _check_resolution
+from stylegen.config import check_resolution
 from stylegen.errors import UserError
 from stylegen.images import float_to_uint8, make_grid, uint8_to_float
 from stylegen.models import progan, stylegan1
 from stylegen.models.layers import downscale2d, upscale2d
+from stylegen.models.serialization import write_checkpoint_files
 from stylegen.training import losses
 from stylegen.training.ema import ema_beta, update_ema
 from stylegen.training.growth import GrowthSchedule, GrowthState
@@ -410,7 +410,7 @@ STEPS = {"progan": ProGANStep, "stylegan1": StyleGAN1Step}
 def _check(cfg: ProgressiveConfig, ds: Any) -> None:
     """Fail on data the growth cannot reach, bad batch sizes and metric names before a run
     folder exists."""
-    _check_resolution(ds.resolution)
+    check_resolution(ds.resolution)
     schedule = growth_schedule(cfg, ds.resolution)
     _, D = build_networks(cfg, ds)
     group = D.config.mbstd_group_size

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from stylegen.config import _check_choice
+from stylegen.config import check_choice
 from stylegen.errors import UserError
 
 __all__ = [
@@ -132,7 +132,7 @@ PRESETS: dict[str, dict[str, ProgressivePreset]] = {
 
 
 def get_preset(arch: str, name: str) -> ProgressivePreset:
-    _check_choice("--arch", arch, ARCHES)
+    check_choice("--arch", arch, ARCHES)
     table = PRESETS[arch]
     if name not in table:
         raise UserError(f"unknown --arch {arch} preset {name!r}; choose one of: {', '.join(table)}")
@@ -195,7 +195,7 @@ class ProgressiveConfig:
 
     def resolved(self) -> ProgressiveConfig:
         """A copy with every None replaced by the preset's default, validated."""
-        _check_choice("--arch", self.arch, ARCHES)
+        check_choice("--arch", self.arch, ARCHES)
         p = self.preset_values()
         r = dataclasses.replace(self)
         own = ("gamma", "style_mixing_prob") if r.arch == "stylegan1" else ("wgan_lambda", "drift")
@@ -220,7 +220,7 @@ class ProgressiveConfig:
         return r.validate()
 
     def validate(self) -> ProgressiveConfig:
-        _check_choice("--labels", self.labels, ("json", "folders"))
+        check_choice("--labels", self.labels, ("json", "folders"))
         if self.kimg is not None and self.kimg <= 0:
             raise UserError(f"--kimg {self.kimg} must be > 0")
         for name in ("phase_kimg", "fade_kimg"):

@@ -36,7 +36,6 @@ import logging
 import math
 import numbers
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -45,6 +44,7 @@ from typing import Any
 import torch
 
 from stylegen.errors import UserError
+from stylegen.images import save_figure_atomic
 
 __all__ = [
     "KEY_AUGMENT",
@@ -421,17 +421,3 @@ def plot_losses(
         axes[-1].set_xlabel("kimg")
 
     return save_figure_atomic(fig, Path(out_png))
-
-
-def save_figure_atomic(fig: Any, out: Path) -> Path:
-    """Save ``fig`` as PNG to a temporary file in ``out``'s folder, then rename it to ``out``."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=100)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
