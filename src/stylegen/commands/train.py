@@ -118,6 +118,12 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
         help="e.g. fid10k_full (default none)",
     )
     p.add_argument("--seed", type=int, default=_default("seed"))
+    p.add_argument(
+        "--max-nonfinite",
+        type=int,
+        default=_default("max_nonfinite"),
+        help="stop (exit 3) after N minibatches in a row with non-finite losses",
+    )
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument(
@@ -247,7 +253,23 @@ def _train(args: argparse.Namespace, cfg: TrainConfig | None, progress: Callable
         kimg=args.kimg,
         batch_gpu=args.batch_gpu,
         dist_backend=args.dist_backend,
+        **_family_flags_set(args),
     )
+
+
+def _family_flags_set(args: argparse.Namespace) -> dict[str, Any]:
+    """The other families' flags given on the command line (their fields, not TrainConfig's):
+    with --resume they change the run's options, and a run without such a field refuses them."""
+    own = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {}
+    for entry in families.FAMILY_TABLE:
+        if not entry.arches or entry.kind == families.DEFAULT_KIND:
+            continue
+        for f in dataclasses.fields(entry.config_class()):
+            value = getattr(args, f.name, None)
+            if f.name not in own and value is not None:
+                values[f.name] = value
+    return values
 
 
 def _launch(args: argparse.Namespace, nprocs: int) -> int:

@@ -61,6 +61,13 @@ FAMILY_TABLE: tuple[FamilyEntry, ...] = (
         module="stylegen.training.baselines",
     ),
     FamilyEntry(
+        kind="progressive",
+        title="ProGAN/StyleGAN (2019)",
+        arches=("progan", "stylegan1"),
+        config="stylegen.training.progressive_config:ProgressiveConfig",
+        module="stylegen.training.progressive",
+    ),
+    FamilyEntry(
         kind="cyclegan",
         title="CycleGAN",
         arches=(),
