@@ -29,7 +29,9 @@ from stylegen.models.gan import (
     MLPDiscriminatorConfig,
     MLPGeneratorConfig,
 )
+from stylegen.models.progan import ProGANDiscriminatorConfig, ProGANGeneratorConfig
 from stylegen.models.registry import build_model, lookup, name_of, registered_models
+from stylegen.models.stylegan1 import StyleGAN1GeneratorConfig
 from stylegen.models.stylegan2 import GeneratorConfig
 from stylegen.models.stylegan3 import StyleGAN3GeneratorConfig
 from stylegen.models.vae import VAEConfig
@@ -133,6 +135,43 @@ def _vae() -> Case:
     return Case(cfg, inputs, method="reconstruct")
 
 
+# Progressive networks (ProGAN, StyleGAN 2019) at 8x8 half-way through fading in the 8x8 block
+# (lod 0.5): every layer, the 4x4 toRGB / fromRGB included, takes part.
+def _progan_generator() -> Case:
+    cfg = ProGANGeneratorConfig(z_dim=8, c_dim=2, img_resolution=8, channel_base=64, channel_max=8)
+    return Case(
+        cfg, lambda rng: (torch.randn(2, 8, generator=rng), _labels(2, 2, rng)), dict(lod=0.5)
+    )
+
+
+def _progan_discriminator() -> Case:
+    cfg = ProGANDiscriminatorConfig(
+        c_dim=2, img_resolution=8, channel_base=64, channel_max=8, mbstd_group_size=2, blur=True
+    )
+    return Case(
+        cfg,
+        lambda rng: (torch.randn(2, 3, 8, 8, generator=rng), _labels(2, 2, rng)),
+        dict(lod=0.5),
+    )
+
+
+def _stylegan1_generator() -> Case:
+    cfg = StyleGAN1GeneratorConfig(
+        z_dim=8,
+        w_dim=8,
+        c_dim=2,
+        img_resolution=8,
+        mapping_layers=2,
+        channel_base=64,
+        channel_max=8,
+    )
+    return Case(
+        cfg,
+        lambda rng: (torch.randn(2, 8, generator=rng), _labels(2, 2, rng)),
+        dict(noise_mode="const", lod=0.5),
+    )
+
+
 # registry name -> tiny case; every registered model class needs one
 FACTORIES: dict[str, Callable[[], Case]] = {
     "stylegan2.Generator": _stylegan2_generator,
@@ -145,6 +184,9 @@ FACTORIES: dict[str, Callable[[], Case]] = {
     "dcgan.Generator": _dcgan_generator,
     "dcgan.Discriminator": _dcgan_discriminator,
     "vae.VAE": _vae,
+    "progan.Generator": _progan_generator,
+    "progan.Discriminator": _progan_discriminator,
+    "stylegan1.Generator": _stylegan1_generator,
 }
 
 
