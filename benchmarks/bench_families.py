@@ -128,7 +128,12 @@ def draw_figure(rows: list[dict], minutes: float) -> None:
     fig.suptitle(f"Fashion-MNIST 32x32, {minutes:g} minutes of training each on a 2-core CPU")
     for ax, row in zip(fig.subplots(1, len(rows), squeeze=False)[0], rows):
         grid = row["grid"]
-        ax.imshow(grid[0] if grid.shape[0] == 1 else grid.transpose(1, 2, 0), cmap="gray")
+        ax.imshow(
+            grid[0] if grid.shape[0] == 1 else grid.transpose(1, 2, 0),
+            cmap="gray",
+            vmin=0,
+            vmax=255,
+        )
         ax.set_title(f"{row['name']}\nFID@2k {row['fid']:.1f}", fontsize=10)
         ax.set_axis_off()
     save_figure_atomic(fig, FIGURE)

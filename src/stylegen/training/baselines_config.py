@@ -134,7 +134,7 @@ class BaselineConfig:
     cond_mode: str | None = field(
         default=None,
         metadata=_help(
-            "GAN with labels: how D sees the label, concat (Mirza & Osindero; default) or "
+            "GAN families with labels: how D sees the label, concat (Mirza & Osindero; default) or "
             "projection (Miyato & Koyama)"
         ),
     )
