@@ -25,6 +25,14 @@ SAVED_NAMES = [
     "stylegan3.Generator",
     "cyclegan.ResnetGenerator",
     "cyclegan.PatchDiscriminator",
+    "gan.MLPGenerator",
+    "gan.MLPDiscriminator",
+    "dcgan.Generator",
+    "dcgan.Discriminator",
+    "vae.VAE",
+    "progan.Generator",
+    "progan.Discriminator",
+    "stylegan1.Generator",
 ]
 
 
