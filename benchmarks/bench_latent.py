@@ -152,11 +152,11 @@ def main() -> None:
         lines.append("")
 
     if "sefa" in sections:
-        from stylegen.models.registry import build_generator
+        from stylegen.models import Generator
         from stylegen.training.stylegan_config import build_configs
 
         g_cfg, _ = build_configs("cifar", img_resolution=32, img_channels=3)
-        G_cifar = build_generator(g_cfg).eval().requires_grad_(False)
+        G_cifar = Generator(g_cfg).eval().requires_grad_(False)
         sec = median_seconds(lambda: sefa(G_cifar))
         sec_demo = median_seconds(lambda: sefa(G))
         lines += [
