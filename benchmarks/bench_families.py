@@ -151,7 +151,7 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         params = ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in r["params"].items())
         lines.append(
-            f"| {r['name']} | {r['kimg']:.1f} | {r['seconds'] / r['kimg']:.2f} | "
+            f"| {r['name']} | {r['kimg']:.1f} | {r['cpu_seconds'] / r['kimg']:.2f} | "
             f"{r['cpu_seconds']:.0f} | {params} | "
             f"{r['fid']:.1f} | {r['kid'] * 1e3:.1f} | {r['precision']:.3f} | {r['recall']:.3f} |"
         )
