@@ -155,7 +155,9 @@ def load(
     folder = resolve(path)
     doc = read_config(folder)
     entry = lookup(doc.get("model_class", ""))
-    config = config_from_dict(entry.config_cls, doc.get("config", {}))
+    config = config_from_dict(
+        entry.config_cls, doc.get("config", {}), source=str(folder / CONFIG_FILE), prefix="config."
+    )
     weights = folder / WEIGHTS_FILE
     if not weights.exists():
         raise UserError(f"{weights} is missing; the checkpoint is incomplete, re-save it")
