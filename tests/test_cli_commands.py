@@ -18,11 +18,12 @@ from stylegen.errors import (
     TrainingDivergedError,
     UserError,
 )
-from stylegen.training import distributed, losses
+from stylegen.training import distributed, families, losses
 
 COMMAND_NAMES = [
     "train",
     "generate",
+    "reconstruct",
     "dataset",
     "demo",
     "convert",
@@ -30,6 +31,11 @@ COMMAND_NAMES = [
     "translate",
     "metrics",
     "video",
+    "mix",
+    "interpolate",
+    "project",
+    "directions",
+    "edit",
 ]
 
 
@@ -168,6 +174,8 @@ NONE_FLAG_DEFAULTS = {
     "kimg",  # None: TrainConfig's kimg for a new run, the run's own length with --resume
     "device",  # None: cuda when available, else cpu
 }
+# ... and per command: `train --preset` None is the default preset of the --arch's family.
+NONE_FLAG_DEFAULTS_OF = {("train",): NONE_FLAG_DEFAULTS | {"preset"}}
 # Flags that steer the command rather than set a config field.
 COMMAND_DESTS = {
     "command",
@@ -178,6 +186,7 @@ COMMAND_DESTS = {
     "dry_run",
     "gpus",
     "cpu_procs",
+    "train_parser",
 }
 CONFIG_COMMANDS = [
     (("train",), train_command.TrainConfig, train_command.make_config),
@@ -200,7 +209,8 @@ def test_flag_defaults_are_the_config_defaults(path, config, make_config):
     actions = [a for a in _parser(path)._actions if a.dest in fields]
     assert len(actions) > 10
     for action in actions:
-        if action.dest in NONE_FLAG_DEFAULTS or not _has_default(config, action.dest):
+        none_flags = NONE_FLAG_DEFAULTS_OF.get(path, NONE_FLAG_DEFAULTS)
+        if action.dest in none_flags or not _has_default(config, action.dest):
             assert action.default is None, action.option_strings
         else:
             assert action.default == config_default(config, action.dest), action.option_strings
@@ -218,8 +228,15 @@ def test_unset_flags_give_the_config_defaults(path, config, make_config):
 def test_every_config_flag_reaches_the_config(path, config, make_config):
     args = build_parser().parse_args([*path, *REQUIRED[path]])
     fields = {f.name for f in dataclasses.fields(config)}
-    assert set(vars(args)) - fields <= COMMAND_DESTS, "a flag that sets no config field"
+    # `train` also carries the flags of the other --arch families' configs.
+    any_family = {
+        f.name for e in families.FAMILY_TABLE for f in dataclasses.fields(e.config_class())
+    }
+    others = any_family - fields if path == ("train",) else set()
+    assert set(vars(args)) - fields - others <= COMMAND_DESTS, "a flag that sets no config field"
     sentinels = {name: object() for name in vars(args) if name in fields}
+    if "arch" in sentinels:  # --arch picks the family: a real StyleGAN arch name
+        sentinels["arch"] = "stylegan3-r"
     for name, value in sentinels.items():
         setattr(args, name, value)
     cfg = make_config(args, sentinels["device"])

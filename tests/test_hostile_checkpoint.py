@@ -11,10 +11,12 @@ import pytest
 
 import stylegen
 from stylegen.commands import main
-from stylegen.config import GeneratorConfig, StyleGAN3GeneratorConfig, config_from_dict
+from stylegen.config import config_from_dict
 from stylegen.errors import UserError
 from stylegen.models import Generator
 from stylegen.models.cyclegan import ResnetGenerator, ResnetGeneratorConfig
+from stylegen.models.stylegan2 import GeneratorConfig
+from stylegen.models.stylegan3 import StyleGAN3GeneratorConfig
 from stylegen.training.stylegan_config import PRESETS, build_configs
 
 

@@ -1,7 +1,9 @@
-"""Configuration dataclasses of the StyleGAN networks and the dataclass <-> JSON helpers.
+"""Config helpers shared by every family: dataclass <-> JSON and the validation helpers.
 
-Every checkpoint stores its model config as JSON, so a checkpoint alone rebuilds its model. Named
-training presets live with their training family (training/stylegan_config.py).
+Every checkpoint stores its model config as JSON, so a checkpoint alone rebuilds its model. The
+network config dataclasses live beside their networks (models/stylegan2.py, discriminator.py,
+stylegan3.py, cyclegan.py); training configs and named presets live with their training family
+(training/stylegan_config.py, training/cyclegan_config.py). This module imports no torch.
 """
 
 from __future__ import annotations
@@ -10,20 +12,16 @@ import dataclasses
 import math
 import types
 import typing
-from dataclasses import dataclass
 from typing import Any
 
 from stylegen.errors import UserError
-
-SYNTHESIS_ARCHITECTURES = ("orig", "skip", "resnet")
-DISCRIMINATOR_ARCHITECTURES = ("orig", "skip", "resnet")
-
 
 # torch.distributed backends a training run may ask for ("auto": NCCL on CUDA, gloo on CPU).
 DIST_BACKENDS = ("auto", "gloo", "nccl")
 
 
-def _check_resolution(resolution: int) -> None:
+def check_resolution(resolution: int) -> None:
+    """UserError unless `resolution` is a power of two >= 4."""
     if not isinstance(resolution, int) or resolution < 4 or resolution & (resolution - 1):
         raise UserError(
             f"resolution {resolution!r} is not a power of two >= 4; "
@@ -31,7 +29,8 @@ def _check_resolution(resolution: int) -> None:
         )
 
 
-def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
+def check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
+    """UserError naming the choices unless `value` is one of them."""
     if value not in choices:
         raise UserError(f"unknown {what} {value!r}; choose one of: {', '.join(choices)}")
 
@@ -78,16 +77,19 @@ MAX_CHANNELS = 4096  # channel_max
 MAX_CHANNEL_BASE = 2**20  # channel_base (channels = min(channel_base / resolution, channel_max))
 MAX_RESOLUTION = 8192
 MAX_MAPPING_LAYERS = 64
+MAX_HIDDEN = 65536  # an MLP layer's width (the MLP GAN's widest is 1024)
 MAX_CLASS_DIM = 100_000  # c_dim: the most classes a dataset may have (data/datasets.MAX_CLASSES)
 
 
-def _check_network_sizes(cfg: Any) -> None:
-    """Bound the sizes every StyleGAN network config has; the message states the limit."""
+def check_network_sizes(cfg: Any) -> None:
+    """Bound the sizes a network config has (any family: each bound applies to the fields that
+    exist); the message states the limit. Every family's validate() calls it first."""
     bounds = {
         "z_dim": (1, MAX_LATENT_DIM),
         "w_dim": (1, MAX_LATENT_DIM),
         "c_dim": (0, MAX_CLASS_DIM),
         "img_resolution": (4, MAX_RESOLUTION),
+        "img_channels": (1, 4),  # grey, RGB, RGBA
         "channel_base": (1, MAX_CHANNEL_BASE),
         "channel_max": (1, MAX_CHANNELS),
         "mapping_layers": (0, MAX_MAPPING_LAYERS),
@@ -101,13 +103,22 @@ def _check_network_sizes(cfg: Any) -> None:
         "conv_kernel": (1, 31),
         "filter_size": (1, 64),
         "lrelu_upsampling": (1, 16),
+        "channels": (1, MAX_CHANNELS),  # VAE
+        "ngf": (1, MAX_CHANNELS),  # DCGAN
+        "ndf": (1, MAX_CHANNELS),
+        "truncation_cutoff": (0, 64),  # StyleGAN (2019)
     }
     for name, (low, high) in bounds.items():
         if hasattr(cfg, name):
-            optional = name == "cmap_dim"
+            optional = name in ("cmap_dim", "truncation_cutoff")
             check_number(
                 name, getattr(cfg, name), integer=True, low=low, high=high, optional=optional
             )
+    hidden = getattr(cfg, "hidden", ())  # MLP widths
+    if not isinstance(hidden, (list, tuple)) or len(hidden) > MAX_MAPPING_LAYERS:
+        raise UserError(f"hidden {hidden!r} must be a list of at most {MAX_MAPPING_LAYERS} widths")
+    for width in hidden:
+        check_number("hidden width", width, integer=True, low=1, high=MAX_HIDDEN)
     for name in ("mapping_lr_multiplier", "first_cutoff", "first_stopband", "last_stopband_rel"):
         if hasattr(cfg, name):
             check_number(name, getattr(cfg, name), low=0, low_open=True)
@@ -121,133 +132,8 @@ def _check_network_sizes(cfg: Any) -> None:
     )
 
 
-@dataclass
-class GeneratorConfig:
-    """StyleGAN2 generator: mapping network (z, c) -> ws plus synthesis network ws -> image."""
-
-    z_dim: int = 512
-    c_dim: int = 0
-    w_dim: int = 512
-    img_resolution: int = 32
-    img_channels: int = 3
-    mapping_layers: int = 8
-    mapping_lr_multiplier: float = 0.01
-    w_avg_beta: float = 0.995
-    channel_base: int = 32768
-    channel_max: int = 512
-    architecture: str = "skip"
-    conv_clamp: float | None = 256
-    # Blocks at the num_fp16_res highest resolutions may run in bfloat16 (models/precision.py);
-    # only when reduced precision is switched on (training --precision mixed), never by default.
-    num_fp16_res: int = 0
-    use_noise: bool = True
-
-    def validate(self) -> GeneratorConfig:
-        _check_resolution(self.img_resolution)
-        _check_network_sizes(self)
-        _check_choice("generator architecture", self.architecture, SYNTHESIS_ARCHITECTURES)
-        if self.img_channels not in (1, 3, 4):
-            raise UserError(f"img_channels {self.img_channels} must be 1, 3 or 4")
-        for name in ("z_dim", "w_dim", "channel_base", "channel_max", "mapping_layers"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name} {getattr(self, name)} must be a positive integer")
-        if self.c_dim < 0:
-            raise UserError(f"c_dim {self.c_dim} must be >= 0")
-        return self
-
-
-@dataclass
-class DiscriminatorConfig:
-    """StyleGAN2 discriminator with minibatch-std epilogue and projection conditioning."""
-
-    c_dim: int = 0
-    img_resolution: int = 32
-    img_channels: int = 3
-    architecture: str = "resnet"
-    channel_base: int = 32768
-    channel_max: int = 512
-    conv_clamp: float | None = 256
-    num_fp16_res: int = 0
-    cmap_dim: int | None = None
-    mapping_layers: int = 8  # mapping of the class label c (official default)
-    mbstd_group_size: int = 4
-    mbstd_num_channels: int = 1
-
-    def validate(self) -> DiscriminatorConfig:
-        _check_resolution(self.img_resolution)
-        _check_network_sizes(self)
-        _check_choice("discriminator architecture", self.architecture, DISCRIMINATOR_ARCHITECTURES)
-        if self.mbstd_group_size < 0:
-            raise UserError(f"mbstd_group_size {self.mbstd_group_size} must be >= 0")
-        return self
-
-
-@dataclass
-class StyleGAN3GeneratorConfig:
-    """StyleGAN3 (alias-free) generator; defaults are the paper's stylegan3-t (Karras et al. 2021).
-
-    stylegan3-r: conv_kernel=1, use_radial_filters=True, channel_base and channel_max doubled.
-    """
-
-    z_dim: int = 512
-    c_dim: int = 0
-    w_dim: int = 512
-    img_resolution: int = 256
-    img_channels: int = 3
-    mapping_layers: int = 2
-    mapping_lr_multiplier: float = 0.01
-    w_avg_beta: float = 0.998
-    channel_base: int = 32768
-    channel_max: int = 512
-    num_layers: int = 14  # synthesis layers, excluding the Fourier input and ToRGB
-    num_critical: int = 2  # critically sampled layers at the end
-    first_cutoff: float = 2.0
-    first_stopband: float = 2**2.1
-    last_stopband_rel: float = 2**0.3
-    margin_size: int = 10
-    output_scale: float = 0.25
-    num_fp16_res: int = 4  # kept for interop with official snapshots; compute stays float32
-    conv_kernel: int = 3
-    filter_size: int = 6
-    lrelu_upsampling: int = 2
-    use_radial_filters: bool = False
-    conv_clamp: float | None = 256
-    magnitude_ema_beta: float = 0.999
-
-    def validate(self) -> StyleGAN3GeneratorConfig:
-        r = self.img_resolution
-        if not isinstance(r, int) or r < 4 or r & (r - 1):
-            raise UserError(
-                f"resolution {r!r} cannot be served by the StyleGAN3 filter design: its sampling "
-                "rates are powers of two, and the last layers must sample the image at exactly "
-                "its resolution, so it needs a power of two >= 4; resize the data with "
-                "`stylegen dataset --resolution 64` (or 32, 128, ...)"
-            )
-        _check_network_sizes(self)
-        # The last layers have channel_base / 2 / (resolution / 2) channels before the cap.
-        if round(min(self.channel_base / r, self.channel_max)) < 1:
-            raise UserError(
-                f"channel_base {self.channel_base} leaves 0 channels at resolution {r}; "
-                f"use channel_base >= {r // 2 + 1}"
-            )
-        if self.img_channels not in (1, 3, 4):
-            raise UserError(f"img_channels {self.img_channels} must be 1, 3 or 4")
-        for name in ("z_dim", "w_dim", "channel_base", "channel_max", "mapping_layers"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name} {getattr(self, name)} must be a positive integer")
-        if self.c_dim < 0:
-            raise UserError(f"c_dim {self.c_dim} must be >= 0")
-        if not 0 <= self.num_critical < self.num_layers:
-            raise UserError(
-                f"num_critical {self.num_critical} must be >= 0 and below num_layers "
-                f"{self.num_layers}"
-            )
-        if self.conv_kernel < 1 or self.filter_size < 1 or self.lrelu_upsampling < 1:
-            raise UserError("conv_kernel, filter_size and lrelu_upsampling must be >= 1")
-        return self
-
-
 def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """A config dataclass as a JSON-ready dict."""
     return dataclasses.asdict(cfg)
 
 
@@ -269,7 +155,8 @@ def config_from_dict(
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise UserError(
-            f"{cls.__name__} has no field(s) {', '.join(unknown)}; "
+            f"{source + ': ' if source else ''}{cls.__name__} has no field(s) "
+            f"{', '.join(_key(prefix + n) for n in unknown[:5])}; "
             "the checkpoint was written by a newer stylegen: upgrade stylegen"
         )
     required = dataclasses.MISSING
@@ -289,6 +176,11 @@ def config_from_dict(
                 "the file was edited or damaged"
             )
     return cls(**data)
+
+
+def _key(name: str) -> str:
+    """A JSON key for a one-line message: as is when printable and short, else quoted."""
+    return name if name.isprintable() and len(name) <= 60 else repr(name[:60])
 
 
 def _short(value: Any) -> str:

@@ -23,6 +23,7 @@ from stylegen.images import float_to_uint8
 __all__ = [
     "check_generation_args",
     "class_labels",
+    "class_rows",
     "generate_images",
     "iter_images",
     "parse_seeds",
@@ -163,6 +164,29 @@ def generate_images(
         G, seeds, truncation_psi, truncation_cutoff, class_idx, noise_mode, batch_size, device
     )
     return torch.cat([img for _, img in batches])
+
+
+def class_rows(
+    G: nn.Module,
+    seeds: list[int],
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    noise_mode: str = "const",
+    batch_size: int = 16,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """uint8 images [c_dim, len(seeds), C, H, W] of a conditional generator: every seed drawn
+    once per class (the same z in each column), for a grid with one row per class."""
+    c_dim = int(getattr(G, "c_dim", 0))
+    if c_dim == 0:
+        raise UserError("--class all needs a conditional network; this one is not: drop --class")
+    rows = [
+        generate_images(
+            G, seeds, truncation_psi, truncation_cutoff, k, noise_mode, batch_size, device
+        )
+        for k in range(c_dim)
+    ]
+    return torch.stack(rows)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,14 +8,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from stylegen.fileio import atomic_file
 
-__all__ = ["float_to_uint8", "make_grid", "save_gif", "save_image", "to_pil", "uint8_to_float"]
+__all__ = [
+    "float_to_uint8",
+    "make_grid",
+    "resize_to",
+    "save_figure_atomic",
+    "save_gif",
+    "save_image",
+    "to_pil",
+    "uint8_to_float",
+]
 
 
 def float_to_uint8(img: torch.Tensor) -> torch.Tensor:
@@ -79,3 +90,21 @@ def save_gif(frames: torch.Tensor | np.ndarray, path: str | os.PathLike, fps: fl
             loop=0,
         )
     return path
+
+
+def resize_to(img: torch.Tensor, size: int) -> torch.Tensor:
+    """Float images [N, C, H, W] -> [N, C, size, size] (bilinear, antialiased when shrinking)."""
+    if img.shape[-1] == size and img.shape[-2] == size:
+        return img
+    return F.interpolate(
+        img, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+    )
+
+
+def save_figure_atomic(fig: Any, out: Path) -> Path:
+    """Save a matplotlib figure as PNG through a temporary file and a rename (fileio)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(out) as tmp, open(tmp, "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
+    return out

@@ -18,8 +18,14 @@ from stylegen.commands import (
     cyclegan,
     dataset,
     demo,
+    directions,
+    edit,
     generate,
+    interpolate,
     metrics,
+    mix,
+    project,
+    reconstruct,
     train,
     translate,
     video,
@@ -35,11 +41,27 @@ from stylegen.errors import (
 )
 
 # In the order `stylegen --help` lists them.
-COMMANDS = (train, generate, dataset, demo, convert, cyclegan, translate, metrics, video)
+COMMANDS = (
+    train,
+    generate,
+    reconstruct,
+    dataset,
+    demo,
+    convert,
+    cyclegan,
+    translate,
+    metrics,
+    video,
+    mix,
+    interpolate,
+    project,
+    directions,
+    edit,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from stylegen import __version__
+    from stylegen.version import __version__
 
     parser = Parser(prog="stylegen", description="Style-based image synthesis in pure PyTorch.")
     parser.add_argument("--version", action="version", version=f"stylegen {__version__}")

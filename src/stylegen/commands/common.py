@@ -130,8 +130,19 @@ def _progress_bar(p):
     )
 
 
+# (label, stats key, decimals) shown in the progress bar when the family reports the key
+SUMMARY_KEYS = (
+    ("sec/kimg", "Timing/sec_per_kimg", 1),
+    ("G", "Loss/G/loss", 2),
+    ("D", "Loss/D/loss", 2),
+    ("aug", "Progress/augment", 3),
+    ("ELBO", "Loss/VAE/elbo", 1),
+)
+
+
 def _tick_summary(s: dict[str, float]) -> str:
-    return (
-        f"sec/kimg {s.get('Timing/sec_per_kimg', 0):.1f} G {s.get('Loss/G/loss', 0):.2f} "
-        f"D {s.get('Loss/D/loss', 0):.2f} aug {s.get('Progress/augment', 0):.3f}"
+    return " ".join(
+        f"{label} {s[key]:.{decimals}f}"
+        for label, key, decimals in SUMMARY_KEYS
+        if isinstance(s.get(key), (int, float))
     )

@@ -1,12 +1,18 @@
-"""`stylegen train`: train (or resume) a StyleGAN2/3 generator, on one process or, with
-`--gpus N` / `--cpu-procs N`, on N processes started through torch's elastic launcher.
+"""`stylegen train`: train (or resume) a network of any training family, on one process or,
+for StyleGAN with `--gpus N` / `--cpu-procs N`, on N processes started through torch's elastic
+launcher.
 
-Flag defaults and the flags that become TrainConfig fields come from TrainConfig itself.
+`--arch` picks the family (training/families.py; default StyleGAN2/3, whose presets pick the
+arch). Flag defaults and the flags that become config fields come from the config dataclasses:
+TrainConfig's flags are written out below with their help; every other family's config fields
+become flags automatically (`beta_kl` -> `--beta-kl`, help from the field's metadata). A flag the
+chosen family has no field for is refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -23,12 +29,8 @@ from stylegen.commands.common import (
 )
 from stylegen.config import DIST_BACKENDS, config_to_dict
 from stylegen.errors import UserError
-from stylegen.training.stylegan_config import (
-    AUG_MODES,
-    GENERATOR_ARCHS,
-    PRECISIONS,
-    TrainConfig,
-)
+from stylegen.training import families
+from stylegen.training.stylegan_config import AUG_MODES, PRECISIONS, TrainConfig
 
 
 def _default(name: str) -> Any:
@@ -36,12 +38,13 @@ def _default(name: str) -> Any:
 
 
 def register(subparsers: Subparsers) -> None:
-    p = subparsers.add_parser("train", help="train a StyleGAN2 generator")
+    p = subparsers.add_parser("train", help="train a generator (StyleGAN2/3 or --arch ...)")
     _add_data_flags(p)
     _add_training_flags(p)
     _add_run_flags(p)
     _add_distributed_flags(p)
-    p.set_defaults(func=run)
+    _add_family_flags(p)
+    p.set_defaults(func=run, train_parser=p)
 
 
 def _add_data_flags(p: argparse.ArgumentParser) -> None:
@@ -51,8 +54,9 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--outdir", default=outdir, help=f"parent folder of runs (default {outdir})")
     p.add_argument(
         "--preset",
-        default=_default("preset"),
-        help="tiny, cpu32, cifar, paper256, stylegan3-t, stylegan3-t-cpu, ...",
+        default=None,
+        help="the family's recipe (StyleGAN: tiny, cpu32 (default), cifar, paper256, "
+        "stylegan3-t, stylegan3-t-cpu, ...; --arch gan/dcgan/cgan/vae: cpu32, paper64, tiny)",
     )
     p.add_argument("--cond", action="store_true", help="class-conditional training")
     p.add_argument("--labels", default=_default("labels"), choices=["json", "folders"])
@@ -74,8 +78,8 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--arch",
         default=None,
-        choices=GENERATOR_ARCHS,
-        help="generator family (default: the preset's)",
+        choices=families.all_arches(),
+        help="what to train (default: the StyleGAN preset's generator)",
     )
     p.add_argument(
         "--blur-sigma",
@@ -114,6 +118,12 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
         help="e.g. fid10k_full (default none)",
     )
     p.add_argument("--seed", type=int, default=_default("seed"))
+    p.add_argument(
+        "--max-nonfinite",
+        type=int,
+        default=_default("max_nonfinite"),
+        help="stop (exit 3) after N minibatches in a row with non-finite losses",
+    )
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument(
@@ -140,6 +150,38 @@ def _add_distributed_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_family_flags(p: argparse.ArgumentParser) -> None:
+    """A flag for every field of the other families' configs that has none yet (a TrainConfig
+    field without a flag, such as max_nonfinite, stays without one)."""
+    taken = {a.dest for a in p._actions} | {f.name for f in dataclasses.fields(TrainConfig)}
+    group = None
+    for entry in families.FAMILY_TABLE:
+        if not entry.arches or entry.kind == families.DEFAULT_KIND:
+            continue
+        for f in dataclasses.fields(entry.config_class()):
+            kind = _flag_type(f.type)
+            if f.name in taken or kind is None:
+                continue
+            group = group or p.add_argument_group("other families (see --arch)")
+            flag = "--" + f.name.replace("_", "-")
+            help_text = f.metadata.get("help", "")
+            if kind is bool:
+                group.add_argument(flag, dest=f.name, action="store_true", default=None)
+            else:
+                group.add_argument(flag, dest=f.name, type=kind, default=None, help=help_text)
+            taken.add(f.name)
+
+
+def _flag_type(annotation: Any) -> type | None:
+    """int / float / str / bool for a field annotation such as "float | None"; else None."""
+    if isinstance(annotation, type):
+        annotation = annotation.__name__
+    names = {part.strip() for part in str(annotation).split("|")} - {"None"}
+    if len(names) != 1:
+        return None
+    return {"int": int, "float": float, "str": str, "bool": bool}.get(names.pop())
+
+
 def metric_names(text: str) -> tuple[str, ...]:
     """'fid10k_full,kid10k_full' -> a tuple of names; 'none' -> ()."""
     names = tuple(x.strip() for x in text.split(",") if x.strip())
@@ -157,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
     distributed.resolve_backend(args.dist_backend, device)  # e.g. NCCL without CUDA
     launching = nprocs > 1 and not distributed.is_worker()
     cfg = None if args.resume else make_config(args, device).resolved()
+    if cfg is not None and nprocs > 1 and not isinstance(cfg, TrainConfig):
+        raise UserError(f"--arch {args.arch} trains in one process; leave out --gpus/--cpu-procs")
     if cfg is not None and launching:
         from stylegen.training.stylegan import check_before_launch  # on use: imports torch
 
@@ -172,26 +216,60 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def make_config(args: argparse.Namespace, device: str) -> TrainConfig:
-    """The TrainConfig of a new run: every flag that names a TrainConfig field, and `device`."""
+def make_config(args: argparse.Namespace, device: str) -> Any:
+    """The config of a new run for the family of --arch: every flag that names one of its
+    fields, and `device`; a flag set for a field it does not have is refused."""
     if not args.data:
         raise UserError("--data is required (a folder, a .zip, or fashion-mnist / emoji)")
-    return config_from_args(TrainConfig, args, device=device)
+    entry = families.for_arch(args.arch)
+    config = entry.config_class()
+    _refuse_foreign_flags(args, config, entry)
+    return config_from_args(config, args, device=device)
+
+
+def _refuse_foreign_flags(args: argparse.Namespace, config: type, entry: Any) -> None:
+    own = {f.name for f in dataclasses.fields(config)}
+    config_fields = {
+        f.name for e in families.FAMILY_TABLE for f in dataclasses.fields(e.config_class())
+    }
+    parser = args.train_parser
+    for action in parser._actions:
+        dest = action.dest
+        # --arch picks the family itself; a family's config may or may not keep it.
+        foreign = dest in config_fields and dest not in own and dest != "arch"
+        if foreign and getattr(args, dest, None) not in (None, parser.get_default(dest)):
+            flag = action.option_strings[0] if action.option_strings else dest
+            what = f"--arch {args.arch}" if args.arch else entry.title
+            raise UserError(f"{flag} does not apply to {what}; leave it out")
 
 
 def _train(args: argparse.Namespace, cfg: TrainConfig | None, progress: Callable) -> Path:
     """Train a new run of `cfg`, or (cfg None) continue the run of --resume."""
-    from stylegen.training.stylegan import resume, train  # on use: imports torch and the models
-
     if cfg is not None:
-        return train(cfg, progress)
-    return resume(
+        return families.for_arch(args.arch).train_fn()(cfg, progress)
+    return families.resume(
         args.resume,
         progress,
         kimg=args.kimg,
         batch_gpu=args.batch_gpu,
         dist_backend=args.dist_backend,
+        **_family_flags_set(args),
     )
+
+
+def _family_flags_set(args: argparse.Namespace) -> dict[str, Any]:
+    """The other families' flags given on the command line (their fields, not TrainConfig's):
+    with --resume they change the run's options, and a run without such a field refuses them."""
+    own = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {}
+    for entry in families.FAMILY_TABLE:
+        if not entry.arches or entry.kind == families.DEFAULT_KIND:
+            continue
+        for f in dataclasses.fields(entry.config_class()):
+            value = getattr(args, f.name, None)
+            if f.name not in own and value is not None:
+                values[f.name] = value
+    return values
 
 
 def _launch(args: argparse.Namespace, nprocs: int) -> int:

@@ -742,37 +742,6 @@ class ImageFolderDataset(ImageDataset):
         self._source.close()
 
 
-def open_dataset(
-    spec: str | os.PathLike,
-    *,
-    use_labels: bool = False,
-    labels: str = "json",
-    max_size: int | None = None,
-    xflip: bool = False,
-    skip_bad: bool = False,
-    random_seed: int = 0,
-) -> ImageDataset:
-    """Open a built-in dataset by name ('fashion-mnist', 'emoji', or one class of it such as
-    'fashion-mnist:sneaker') or a folder / .zip of images.
-
-    `labels` and `skip_bad` only matter for folders and zips; built-ins carry their own labels.
-    An existing path wins over a built-in name, so a folder called 'emoji' can still be opened.
-    """
-    # Imported here because builtin.py builds on this module's classes.
-    from stylegen.data.builtin import BUILTIN_DATASETS, open_builtin
-
-    common = dict(use_labels=use_labels, max_size=max_size, xflip=xflip, random_seed=random_seed)
-    path = Path(spec)
-    if not path.exists():
-        if str(spec).partition(":")[0] in BUILTIN_DATASETS:  # 'fashion-mnist:sneaker' too
-            return open_builtin(str(spec), **common)
-        raise UserError(
-            f"dataset '{spec}' is neither an existing folder or .zip nor a built-in dataset "
-            f"({', '.join(BUILTIN_DATASETS)})"
-        )
-    return ImageFolderDataset(path, labels=labels, skip_bad=skip_bad, **common)
-
-
 def _convert_hint(ds: ImageDataset, channels: int) -> str:
     """How to give dataset `ds` the wanted channel count with `stylegen dataset --channels`."""
     source = getattr(ds, "path", None)

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stylegen.config import (
-    DIST_BACKENDS,
-    DiscriminatorConfig,
-    GeneratorConfig,
-    StyleGAN3GeneratorConfig,
-    _check_choice,
-    check_number,
-)
+from stylegen.config import DIST_BACKENDS, check_choice, check_number
 from stylegen.errors import UserError
+
+if TYPE_CHECKING:
+    from stylegen.models.discriminator import DiscriminatorConfig
+    from stylegen.models.stylegan2 import GeneratorConfig
+    from stylegen.models.stylegan3 import StyleGAN3GeneratorConfig
 
 
 @dataclass
@@ -208,9 +206,13 @@ def build_configs(
     `arch` (default: the preset's) picks the generator family; sizes that both families share
     (z/w dims, channel base and max) carry over when it differs from the preset's.
     """
+    # the networks' modules import torch; this module stays torch-free for the CLI parser
+    from stylegen.models.discriminator import DiscriminatorConfig
+    from stylegen.models.stylegan2 import GeneratorConfig
+
     p = get_preset(preset)
     arch = arch or p.arch
-    _check_choice("--arch", arch, GENERATOR_ARCHS)
+    check_choice("--arch", arch, GENERATOR_ARCHS)
     resolution = img_resolution or p.resolution or 32
     common = dict(img_resolution=resolution, img_channels=img_channels, c_dim=c_dim)
     g_fields = dict(p.G)
@@ -228,7 +230,9 @@ def build_configs(
 def stylegan3_config(arch: str, **fields: Any) -> StyleGAN3GeneratorConfig:
     """StyleGAN3 generator config for `arch` stylegan3-t or stylegan3-r (official train.py:
     R uses 1x1 convolutions, radially symmetric filters and twice the channels)."""
-    _check_choice("StyleGAN3 arch", arch, ("stylegan3-t", "stylegan3-r"))
+    from stylegen.models.stylegan3 import StyleGAN3GeneratorConfig
+
+    check_choice("StyleGAN3 arch", arch, ("stylegan3-t", "stylegan3-r"))
     if arch == "stylegan3-r":
         fields["conv_kernel"] = 1
         fields["use_radial_filters"] = True
@@ -311,7 +315,7 @@ class TrainConfig:
         if r.style_mixing_prob is None:
             r.style_mixing_prob = d.style_mixing_prob
         r.arch = preset.arch if r.arch is None else r.arch
-        _check_choice("--arch", r.arch, GENERATOR_ARCHS)
+        check_choice("--arch", r.arch, GENERATOR_ARCHS)
         if r.arch.startswith("stylegan3"):
             # Official StyleGAN3 recipe: no path-length penalty, no style mixing, and for R a
             # blur of the images D sees that fades out over the first kimg.
@@ -327,8 +331,8 @@ class TrainConfig:
         return r.validate()
 
     def validate(self) -> TrainConfig:
-        _check_choice("--aug mode", self.aug, AUG_MODES)
-        _check_choice("--precision", self.precision, PRECISIONS)
+        check_choice("--aug mode", self.aug, AUG_MODES)
+        check_choice("--precision", self.precision, PRECISIONS)
         self._check_numbers()
         if self.batch and self.pl_weight and self.batch % self.pl_batch_shrink:
             raise UserError(
@@ -336,7 +340,7 @@ class TrainConfig:
                 f"{self.pl_batch_shrink}; use an even batch size"
             )
         if self.dist_backend is not None:
-            _check_choice("--dist-backend", self.dist_backend, DIST_BACKENDS)
+            check_choice("--dist-backend", self.dist_backend, DIST_BACKENDS)
         if self.metrics:
             from stylegen.metrics.registry import parse_metric_names
 

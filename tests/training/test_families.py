@@ -1,0 +1,91 @@
+"""The family table (training/families.py) and how `stylegen train` uses it: --arch picks the
+family, other families' config fields become flags, foreign flags are refused, resume by kind."""
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import pytest
+
+from stylegen.commands import build_parser
+from stylegen.commands import train as train_command
+from stylegen.errors import UserError
+from stylegen.training import families
+from stylegen.training.stylegan import train
+from stylegen.training.stylegan_config import TrainConfig
+
+
+@dataclass
+class ToyConfig:
+    """A stand-in family config: the fields the trainer reads plus two of its own."""
+
+    data: str
+    outdir: str = "runs"
+    preset: str = "toy"
+    kimg: float = 1.0
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+    snap: int = 5
+    beta_kl: float = field(default=1.0, metadata={"help": "weight of the KL term"})
+    binary: bool = False
+
+
+TOY = families.FamilyEntry(
+    kind="toy",
+    title="Toy",
+    arches=("toy", "toy2"),
+    config=f"{__name__}:ToyConfig",
+    module=__name__,
+)
+
+
+@pytest.fixture
+def with_toy(monkeypatch):
+    monkeypatch.setattr(families, "FAMILY_TABLE", (*families.FAMILY_TABLE, TOY))
+
+
+def test_arch_names_find_their_family():
+    assert families.for_arch(None).kind == "stylegan"
+    assert families.for_arch("stylegan3-t").config_class() is TrainConfig
+    assert "stylegan2" in families.all_arches()
+    with pytest.raises(UserError, match="unknown --arch 'stylegan9'; choose one of: stylegan2"):
+        families.for_arch("stylegan9")
+    with pytest.raises(UserError, match="does not know training family 'alien'"):
+        families.for_kind("alien")
+
+
+def test_other_families_fields_become_flags_and_foreign_flags_are_refused(with_toy):
+    parser = build_parser()
+    args = parser.parse_args(["train", "--data", "d", "--arch", "toy", "--beta-kl", "4"])
+    cfg = train_command.make_config(args, "cpu")
+    assert isinstance(cfg, ToyConfig) and cfg.beta_kl == 4.0 and cfg.preset == "toy"
+    args = parser.parse_args(["train", "--data", "d", "--arch", "toy", "--binary"])
+    assert train_command.make_config(args, "cpu").binary is True
+    # A StyleGAN flag on the toy family, and a toy flag on StyleGAN: one line each.
+    args = parser.parse_args(["train", "--data", "d", "--arch", "toy", "--gamma", "1"])
+    with pytest.raises(UserError, match="--gamma does not apply to --arch toy; leave it out"):
+        train_command.make_config(args, "cpu")
+    args = parser.parse_args(["train", "--data", "d", "--beta-kl", "2"])
+    with pytest.raises(UserError, match="--beta-kl does not apply to StyleGAN"):
+        train_command.make_config(args, "cpu")
+    # Flags left alone are not "set": StyleGAN still gets its own defaults.
+    cfg = train_command.make_config(parser.parse_args(["train", "--data", "d"]), "cpu")
+    assert isinstance(cfg, TrainConfig) and cfg.preset == "cpu32"
+    assert (
+        "weight of the KL term"
+        in parser._subparsers._group_actions[0].choices["train"].format_help()
+    )
+
+
+def test_resume_by_kind_refuses_fields_the_run_does_not_have(tmp_path):
+    cfg = TrainConfig(
+        data="fashion-mnist", preset="tiny", kimg=0.016, max_size=64, outdir=str(tmp_path)
+    )
+    run = train(cfg).parent
+    with pytest.raises(UserError, match="--epochs does not apply to a StyleGAN run"):
+        families.resume(run, epochs=3)
+    with pytest.raises(UserError, match="is a StyleGAN run; continue it with `stylegen train"):
+        families.resume(run, command="stylegen cyclegan train")
+    snap = families.resume(run, kimg=0.032)
+    assert snap.name == "snapshot-000000.032"
+    assert dataclasses.asdict(cfg)["preset"] == "tiny"
