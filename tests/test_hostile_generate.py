@@ -100,3 +100,23 @@ def test_full_disk_leaves_no_partial_png(network, tmp_path, monkeypatch, capsys)
     assert sorted(p.name for p in out.iterdir()) == ["seed0000.png"]  # complete, the rest absent
     monkeypatch.setattr(Image.Image, "save", real_save)
     assert Image.open(out / "seed0000.png").size == (8, 8)
+
+
+# ---------------------------------------------------------------- output inside an existing file
+
+
+def test_output_files_inside_a_file(network, tmp_path, capsys):
+    """dataset --dest and video --out below a file are refused before any work, file untouched."""
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.new("RGB", (8, 8)).save(src / "a.png")
+    blocker = tmp_path / "taken"
+    blocker.write_text("keep me")
+    dest = blocker / "d.zip"
+    args = ["dataset", "--source", str(src), "--dest", str(dest), "--resolution", "8"]
+    assert main(args) == 2
+    assert f"destination '{dest}' is inside the file '{blocker}'" in one_line_error(capsys)
+    gif = blocker / "sub" / "v.gif"
+    assert main(["video", "--network", network, "--out", str(gif)]) == 2
+    assert f"--out {gif} is inside the file {blocker}; pick another" in one_line_error(capsys)
+    assert blocker.read_text() == "keep me"

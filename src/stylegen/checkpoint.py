@@ -12,6 +12,7 @@ beside a checkpoint (see training/trainer.py) and is read with `torch.load(weigh
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from stylegen.models.serialization import (
 __all__ = [
     "atomic_dir",
     "CONFIG_FILE",
+    "check_finite",
     "FORMAT",
     "FORMAT_VERSION",
     "load",
@@ -52,6 +54,10 @@ __all__ = [
     "replace_dir",
     "write_checkpoint_files",
 ]
+
+log = logging.getLogger(__name__)
+
+MAX_CONFIG_BYTES = 1 << 20  # see read_config
 
 
 def resolve(path: str | os.PathLike) -> Path:
@@ -97,9 +103,20 @@ def _cyclegan_generator(path: Path) -> Path | None:
 def read_config(path: str | os.PathLike) -> dict[str, Any]:
     """Read and check a checkpoint's config.json."""
     folder = resolve(path)
+    file = folder / CONFIG_FILE
+    # Checked before reading: a config.json is a few kilobytes, so a huge one is damaged or
+    # hostile and would otherwise be read (and parsed) into memory whole.
+    size = file.stat().st_size if file.is_file() else 0
+    if size > MAX_CONFIG_BYTES:
+        raise UserError(
+            f"{file} is {size} bytes, more than the {MAX_CONFIG_BYTES} a checkpoint config may "
+            "have; the file is damaged: re-save the checkpoint"
+        )
     try:
-        doc = json.loads((folder / CONFIG_FILE).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        doc = json.loads(file.read_text())
+    except (OSError, ValueError, RecursionError) as exc:
+        # ValueError: malformed JSON or an integer of thousands of digits; RecursionError:
+        # arrays nested thousands deep.
         raise UserError(
             f"{folder / CONFIG_FILE} is not readable JSON ({exc}); re-save it"
         ) from None
@@ -115,16 +132,26 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def load(
-    path: str | os.PathLike, device: str | torch.device = "cpu", which: str | None = None
+    path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    which: str | None = None,
+    *,
+    allow_nonfinite: bool = False,
 ) -> nn.Module:
     """Rebuild the model saved in `path` (a checkpoint or run folder); returns it in eval mode.
 
     An official NVIDIA snapshot (`.pkl`) is read safely by interop/nvlabs.py; `which` picks its
     network (G_ema by default, or G, D).
+
+    Weights or buffers holding NaN or infinity (a diverged run, a damaged file) are refused in one
+    line naming the first such tensor, because such a network makes black or garbage images;
+    `allow_nonfinite=True` loads them anyway with a logged warning.
     """
     device = check_device(device)  # before any file is read
     if Path(path).suffix.lower() == ".pkl":
-        return load_network(path, which=which or "G_ema", device=device)
+        model = load_network(path, which=which or "G_ema", device=device)
+        check_finite(model.state_dict(), str(path), allow_nonfinite)
+        return model
     if which is not None:
         raise UserError(
             f"which={which!r} picks a network of an official .pkl snapshot, but {path} is a "
@@ -132,8 +159,16 @@ def load(
         )
     folder = resolve(path)
     doc = read_config(folder)
-    entry = lookup(doc.get("model_class", ""))
-    config = config_from_dict(entry.config_cls, doc.get("config", {}))
+    name = doc.get("model_class", "")
+    if not isinstance(name, str):
+        raise UserError(
+            f"{folder / CONFIG_FILE}: model_class is {str(name)[:60]!r}, not a name; "
+            "the file was edited or damaged"
+        )
+    entry = lookup(name)
+    config = config_from_dict(
+        entry.config_cls, doc.get("config", {}), source=str(folder / CONFIG_FILE), prefix="config."
+    )
     weights = folder / WEIGHTS_FILE
     if not weights.exists():
         raise UserError(f"{weights} is missing; the checkpoint is incomplete, re-save it")
@@ -143,6 +178,7 @@ def load(
         raise UserError(
             f"{weights} is truncated or corrupt ({exc}); use another snapshot or re-save it"
         ) from None
+    check_finite(tensors, str(weights), allow_nonfinite)
     model = entry.cls(config)
     missing, unexpected = _check_keys(model, tensors)
     if missing or unexpected:
@@ -153,6 +189,31 @@ def load(
     model.load_state_dict(tensors)
     model.checkpoint_metadata = doc.get("metadata", {})
     return model.to(device).eval().requires_grad_(False)
+
+
+def check_finite(tensors: dict[str, torch.Tensor], where: str, allow: bool = False) -> None:
+    """Refuse (UserError naming `where` and the tensor) floating-point tensors holding NaN or
+    infinity; with `allow`, log a warning instead."""
+    bad = [
+        name
+        for name, t in tensors.items()
+        if t.is_floating_point() and not bool(torch.isfinite(t).all())
+    ]
+    if not bad:
+        return
+    first = tensors[bad[0]]
+    count = int((~torch.isfinite(first)).sum())
+    what = (
+        f"{where} has non-finite weights: {bad[0]} holds {count} NaN/inf value(s) of "
+        f"{first.numel()}" + (f" ({len(bad) - 1} more tensor(s) too)" if len(bad) > 1 else "")
+    )
+    if allow:
+        log.warning("%s; loading it anyway (allow_nonfinite)", what)
+        return
+    raise UserError(
+        f"{what}; the run diverged or the file is damaged: use an earlier snapshot, or pass "
+        "--allow-nonfinite (allow_nonfinite=True) to load it anyway"
+    )
 
 
 def _check_keys(model: nn.Module, tensors: dict[str, torch.Tensor]) -> tuple[list, list]:

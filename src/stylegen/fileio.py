@@ -25,10 +25,20 @@ __all__ = [
     "atomic_file",
     "atomic_write_text",
     "current_umask",
+    "file_in_the_way",
     "fsync_files",
     "publish_permissions",
     "replace_dir",
 ]
+
+
+def file_in_the_way(path: str | os.PathLike) -> Path | None:
+    """The nearest existing ancestor of `path` when it is not a folder (so `path` can never be
+    written), else None; lets a command refuse such an output path before doing any work."""
+    for parent in Path(path).parents:  # ends at "." or "/", which exist
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
 
 
 def current_umask() -> int:

@@ -8,6 +8,7 @@ neither on the batch size nor on the device.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from stylegen.errors import UserError
 from stylegen.images import float_to_uint8
 
 __all__ = [
+    "check_finite_images",
     "check_generation_args",
     "class_labels",
     "class_rows",
@@ -32,6 +34,8 @@ __all__ = [
     "transform_frames",
     "z_from_seeds",
 ]
+
+log = logging.getLogger(__name__)
 
 _RANGE = re.compile(r"^(\d+)-(\d+)$", re.ASCII)
 _SEED = re.compile(r"^\d+$", re.ASCII)
@@ -127,8 +131,14 @@ def iter_images(
     noise_mode: str = "const",
     batch_size: int = 16,
     device: str | torch.device = "cpu",
+    allow_nonfinite: bool = False,
 ) -> Iterator[tuple[list[int], torch.Tensor]]:
-    """Yield (seeds, uint8 images [B, C, H, W]) batch by batch."""
+    """Yield (seeds, uint8 images [B, C, H, W]) batch by batch.
+
+    A batch whose images hold NaN or infinity (which would be written as black or clipped pixels)
+    raises a UserError naming its seeds before it is yielded; `allow_nonfinite=True` yields it with
+    a logged warning instead.
+    """
     check_generation_args(truncation_psi, truncation_cutoff, batch_size)
     if noise_mode not in ("const", "random", "none"):
         raise UserError(f"noise mode {noise_mode!r} is unknown; use const, random or none")
@@ -146,7 +156,28 @@ def iter_images(
                 truncation_cutoff=truncation_cutoff,
                 noise_mode=noise_mode,
             )
+        names = [f"seed {s}" for s in chunk]
+        check_finite_images(
+            img, names, allow_nonfinite, "use another snapshot or a smaller --trunc"
+        )
         yield chunk, float_to_uint8(img).cpu()
+
+
+def check_finite_images(
+    img: torch.Tensor, names: list[str], allow: bool = False, fix: str = "use another snapshot"
+) -> None:
+    """Refuse (UserError naming the first image, e.g. "seed 5") a batch of float images holding
+    NaN or infinity, which would otherwise be written as black or clipped pixels without a word;
+    with `allow`, log a warning instead."""
+    finite = torch.isfinite(img).flatten(1).all(dim=1).cpu()
+    if bool(finite.all()):
+        return
+    bad = [n for n, ok in zip(names, finite.tolist()) if not ok]
+    what = f"the network made non-finite (NaN/inf) pixels for {len(bad)} image(s) (first: {bad[0]})"
+    if allow:
+        log.warning("%s; writing them anyway (allow_nonfinite): NaN becomes black", what)
+        return
+    raise UserError(f"{what}; {fix}, or pass --allow-nonfinite to write them anyway")
 
 
 def generate_images(
@@ -158,10 +189,20 @@ def generate_images(
     noise_mode: str = "const",
     batch_size: int = 16,
     device: str | torch.device = "cpu",
+    allow_nonfinite: bool = False,
 ) -> torch.Tensor:
-    """uint8 images [len(seeds), C, H, W] for the given seeds."""
+    """uint8 images [len(seeds), C, H, W] for the given seeds (see iter_images for
+    allow_nonfinite)."""
     batches = iter_images(
-        G, seeds, truncation_psi, truncation_cutoff, class_idx, noise_mode, batch_size, device
+        G,
+        seeds,
+        truncation_psi,
+        truncation_cutoff,
+        class_idx,
+        noise_mode,
+        batch_size,
+        device,
+        allow_nonfinite=allow_nonfinite,
     )
     return torch.cat([img for _, img in batches])
 
@@ -174,6 +215,7 @@ def class_rows(
     noise_mode: str = "const",
     batch_size: int = 16,
     device: str | torch.device = "cpu",
+    allow_nonfinite: bool = False,
 ) -> torch.Tensor:
     """uint8 images [c_dim, len(seeds), C, H, W] of a conditional generator: every seed drawn
     once per class (the same z in each column), for a grid with one row per class."""
@@ -182,7 +224,15 @@ def class_rows(
         raise UserError("--class all needs a conditional network; this one is not: drop --class")
     rows = [
         generate_images(
-            G, seeds, truncation_psi, truncation_cutoff, k, noise_mode, batch_size, device
+            G,
+            seeds,
+            truncation_psi,
+            truncation_cutoff,
+            k,
+            noise_mode,
+            batch_size,
+            device,
+            allow_nonfinite=allow_nonfinite,
         )
         for k in range(c_dim)
     ]

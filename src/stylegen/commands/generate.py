@@ -40,6 +40,11 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--device", default=None)
     p.add_argument(
+        "--allow-nonfinite",
+        action="store_true",
+        help="load NaN/inf weights and write non-finite images anyway (with a warning)",
+    )
+    p.add_argument(
         "--translate",
         default=None,
         metavar="X,Y",
@@ -110,7 +115,7 @@ def _run_ws(args: argparse.Namespace, device: str) -> int:
     if args.batch < 1:
         raise UserError(f"--batch {args.batch} must be >= 1")
     G = _load_generator(args, device, check_class=False)
-    images = render_ws_file(G, args.ws, args.noise_mode, args.batch, device)
+    images = render_ws_file(G, args.ws, args.noise_mode, args.batch, device, args.allow_nonfinite)
     outdir = Path(args.outdir)
     check_writable(outdir)
     for i, img in enumerate(images):
@@ -126,7 +131,7 @@ def _load_generator(args: argparse.Namespace, device: str, check_class: bool = T
     from stylegen.checkpoint import load
     from stylegen.generate import class_labels
 
-    G = load(args.network, device=device)
+    G = load(args.network, device=device, allow_nonfinite=args.allow_nonfinite)
     if check_class and args.class_idx == "all":
         if not getattr(G, "c_dim", 0):
             raise UserError(
@@ -158,6 +163,7 @@ def _write_images(G, seeds: list[int], args: argparse.Namespace, device: str, ou
         noise_mode=args.noise_mode,
         batch_size=args.batch,
         device=device,
+        allow_nonfinite=args.allow_nonfinite,
     )
     images = []
     with tqdm(total=len(seeds), desc="generate", unit="img", disable=None) as bar:
@@ -187,6 +193,7 @@ def _write_class_rows(
         noise_mode=args.noise_mode,
         batch_size=args.batch,
         device=device,
+        allow_nonfinite=args.allow_nonfinite,
     )
     for k, row in enumerate(rows):
         for seed, img in zip(seeds, row):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from stylegen.commands.common import Subparsers, pick_device
 from stylegen.errors import UserError
+from stylegen.fileio import file_in_the_way
 
 
 def register(subparsers: Subparsers) -> None:
@@ -65,5 +66,7 @@ def _check_out(out: Path, fps: float) -> None:
         raise UserError(f"--out {out} must end in .gif")
     if out.is_dir():
         raise UserError(f"--out {out} is a folder; pass a file name ending in .gif")
+    if (blocker := file_in_the_way(out)) is not None:
+        raise UserError(f"--out {out} is inside the file {blocker}; pick another")
     if not (math.isfinite(fps) and fps > 0):
         raise UserError(f"--fps {fps} must be a finite number > 0")

@@ -39,7 +39,7 @@ from stylegen.data.datasets import (
     scan_images,
 )
 from stylegen.errors import UserError
-from stylegen.fileio import atomic_file
+from stylegen.fileio import atomic_file, file_in_the_way
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,8 @@ def _check_args(dest: Path, resolution: int, transform: str, labels: str | None)
         raise UserError(
             f"destination '{dest}' must be a file name ending in .zip, e.g. --dest out.zip"
         )
+    if (blocker := file_in_the_way(dest)) is not None:
+        raise UserError(f"destination '{dest}' is inside the file '{blocker}'; pick another")
     if not isinstance(resolution, (int, np.integer)) or not is_power_of_two_resolution(resolution):
         raise UserError(
             f"resolution must be a power of two >= 4 (4, 8, ..., 1024), got {resolution!r}"

@@ -29,7 +29,7 @@ from torch import nn
 
 from stylegen.errors import UserError
 from stylegen.fileio import atomic_file
-from stylegen.generate import class_labels, z_from_seeds
+from stylegen.generate import check_finite_images, class_labels, z_from_seeds
 from stylegen.images import float_to_uint8
 from stylegen.latent.config import SPACES, check_space
 from stylegen.latent.noise import noise_inputs, noise_shapes
@@ -215,9 +215,11 @@ def render_ws(
     noise_mode: str = "const",
     batch_size: int = 16,
     device: str | torch.device = "cpu",
+    allow_nonfinite: bool = False,
 ) -> torch.Tensor:
     """uint8 images [N, C, H, W] of ws [N, num_ws, w_dim]; `noise` (per-sample maps, as saved by
-    projection) replaces the network's constant noise."""
+    projection) replaces the network's constant noise. Non-finite images are refused unless
+    `allow_nonfinite` (see generate.check_finite_images)."""
     if noise_mode not in ("const", "random", "none"):
         raise UserError(f"noise mode {noise_mode!r} is unknown; use const, random or none")
     check_ws(ws, G)
@@ -229,6 +231,8 @@ def render_ws(
             mode = "const" if part else noise_mode
             with noise_inputs(G, part):
                 img = G.synthesis(chunk, noise_mode=mode)
+            names = [f"latent {start + i}" for i in range(chunk.shape[0])]
+            check_finite_images(img, names, allow_nonfinite, "use another snapshot or ws file")
             out.append(float_to_uint8(img).cpu())
     return torch.cat(out)
 
@@ -239,8 +243,9 @@ def render_ws_file(
     noise_mode: str = "const",
     batch_size: int = 16,
     device: str | torch.device = "cpu",
+    allow_nonfinite: bool = False,
 ) -> torch.Tensor:
     """`stylegen generate --ws FILE`: uint8 images [N, C, H, W] of a ws file, checked against G
     and rendered with the file's own noise maps when it has them (a projection's)."""
     latents = load_ws(path, G)
-    return render_ws(G, latents.ws, latents.noise, noise_mode, batch_size, device)
+    return render_ws(G, latents.ws, latents.noise, noise_mode, batch_size, device, allow_nonfinite)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from stylegen.config import check_number
 from stylegen.errors import UserError
 from stylegen.models.base import ConfiguredModule
 from stylegen.models.registry import register_model
@@ -64,9 +65,15 @@ class ResnetGeneratorConfig:
     def validate(self) -> ResnetGeneratorConfig:
         _check_channels("in_channels", self.in_channels)
         _check_channels("out_channels", self.out_channels)
-        for name in ("ngf", "num_blocks", "num_downsampling", "img_resolution"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name} {getattr(self, name)} must be a positive integer")
+        # Upper bounds (far above the paper's ngf 64, 9 blocks, 2 downsamplings, 256 px) stop a
+        # hostile config.json from allocating gigabytes before anything is checked.
+        for name, high in (
+            ("ngf", 4096),
+            ("num_blocks", 256),
+            ("num_downsampling", 8),
+            ("img_resolution", 8192),
+        ):
+            check_number(name, getattr(self, name), integer=True, low=1, high=high)
         if self.direction not in ("a2b", "b2a"):
             raise UserError(f"direction {self.direction!r} must be a2b or b2a")
         return self
@@ -82,8 +89,12 @@ class PatchDiscriminatorConfig:
 
     def validate(self) -> PatchDiscriminatorConfig:
         _check_channels("in_channels", self.in_channels)
+        if not isinstance(self.ndf, int) or not isinstance(self.num_layers, int):
+            raise UserError(f"ndf {self.ndf!r} and num_layers {self.num_layers!r} must be integers")
         if self.ndf < 1 or self.num_layers < 1:
             raise UserError(f"ndf {self.ndf} and num_layers {self.num_layers} must be >= 1")
+        check_number("ndf", self.ndf, integer=True, low=1, high=4096)
+        check_number("num_layers", self.num_layers, integer=True, low=1, high=16)
         return self
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stylegen.config import check_choice, check_resolution
+from stylegen.config import check_choice, check_network_sizes, check_resolution
 from stylegen.errors import UserError
 from stylegen.models.base import ConfiguredModule
 from stylegen.models.layers import (
@@ -53,6 +53,7 @@ class DiscriminatorConfig:
 
     def validate(self) -> DiscriminatorConfig:
         check_resolution(self.img_resolution)
+        check_network_sizes(self)
         check_choice("discriminator architecture", self.architecture, DISCRIMINATOR_ARCHITECTURES)
         if self.mbstd_group_size < 0:
             raise UserError(f"mbstd_group_size {self.mbstd_group_size} must be >= 0")

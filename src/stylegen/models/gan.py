@@ -34,7 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from stylegen.config import check_choice, check_resolution
+from stylegen.config import check_choice, check_network_sizes, check_resolution
 from stylegen.errors import UserError
 from stylegen.models.base import ConfiguredModule
 from stylegen.models.registry import register_model
@@ -62,6 +62,7 @@ def count_parameters(module: nn.Module) -> int:
 
 def _check_common(what: str, cfg: Any, fields: tuple[str, ...]) -> None:
     check_resolution(cfg.img_resolution)
+    check_network_sizes(cfg)
     if cfg.img_channels not in (1, 3):
         raise UserError(f"{what}: img_channels {cfg.img_channels} must be 1 (grey) or 3 (RGB)")
     if cfg.c_dim < 0:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from stylegen.config import check_resolution
+from stylegen.config import check_network_sizes, check_resolution
 from stylegen.errors import UserError
 from stylegen.models.base import ConfiguredModule
 from stylegen.models.layers import (
@@ -83,6 +83,7 @@ def _channels(channel_base: int, channel_max: int):
 
 def _check_common(cfg) -> None:
     check_resolution(cfg.img_resolution)
+    check_network_sizes(cfg)
     if cfg.img_channels not in (1, 3, 4):
         raise UserError(f"img_channels {cfg.img_channels} must be 1, 3 or 4")
     if cfg.c_dim < 0:

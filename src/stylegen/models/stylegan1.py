@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from stylegen.config import check_resolution
+from stylegen.config import check_network_sizes, check_resolution
 from stylegen.errors import UserError
 from stylegen.models.base import ConfiguredModule
 from stylegen.models.layers import (
@@ -74,6 +74,7 @@ class StyleGAN1GeneratorConfig:
 
     def validate(self) -> StyleGAN1GeneratorConfig:
         check_resolution(self.img_resolution)
+        check_network_sizes(self)
         if self.img_channels not in (1, 3, 4):
             raise UserError(f"img_channels {self.img_channels} must be 1, 3 or 4")
         for name in ("z_dim", "w_dim", "channel_base", "channel_max", "mapping_layers"):

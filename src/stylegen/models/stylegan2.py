@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stylegen.config import check_choice, check_resolution
+from stylegen.config import check_choice, check_network_sizes, check_resolution
 from stylegen.errors import UserError
 from stylegen.models.base import ConfiguredModule
 from stylegen.models.layers import (
@@ -64,6 +64,7 @@ class GeneratorConfig:
 
     def validate(self) -> GeneratorConfig:
         check_resolution(self.img_resolution)
+        check_network_sizes(self)
         check_choice("generator architecture", self.architecture, SYNTHESIS_ARCHITECTURES)
         if self.img_channels not in (1, 3, 4):
             raise UserError(f"img_channels {self.img_channels} must be 1, 3 or 4")

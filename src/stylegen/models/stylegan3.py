@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stylegen.config import check_network_sizes
 from stylegen.errors import UserError
 from stylegen.models.base import ConfiguredModule
 from stylegen.models.layers import FullyConnectedLayer
@@ -93,6 +94,7 @@ class StyleGAN3GeneratorConfig:
                 "its resolution, so it needs a power of two >= 4; resize the data with "
                 "`stylegen dataset --resolution 64` (or 32, 128, ...)"
             )
+        check_network_sizes(self)
         # The last layers have channel_base / 2 / (resolution / 2) channels before the cap.
         if round(min(self.channel_base / r, self.channel_max)) < 1:
             raise UserError(

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from stylegen.config import check_resolution
+from stylegen.config import check_network_sizes, check_resolution
 from stylegen.errors import UserError
 from stylegen.models.base import ConfiguredModule
 from stylegen.models.gan import generator_input
@@ -46,6 +46,7 @@ class VAEConfig:
 
     def validate(self) -> VAEConfig:
         check_resolution(self.img_resolution)
+        check_network_sizes(self)
         if self.img_resolution < 8:
             raise UserError(f"VAE: img_resolution {self.img_resolution} must be >= 8")
         if self.img_channels not in (1, 3):

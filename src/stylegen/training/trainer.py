@@ -412,7 +412,7 @@ def read_run_config(family: Family, run_dir: Path, other_hint: str = "") -> Any:
             f"--resume {run_dir} is a {other} run, not a {family.title} run{other_hint}"
         )
     try:
-        return config_from_dict(family.config_cls, values)
+        return config_from_dict(family.config_cls, values, source=str(run_dir / runs.OPTIONS_FILE))
     except TypeError as exc:
         raise UserError(
             f"{run_dir / runs.OPTIONS_FILE} is damaged ({exc}); start a new run"
