@@ -707,7 +707,15 @@ def _state(record: TFNetworkRecord, kind: str, res: int, where: str) -> dict[str
                     f"{where}: TF variable {prefix.replace('.', '/')}{name} fills {prefix + ours} "
                     "a second time; the snapshot is malformed"
                 )
-            tensors[prefix + ours] = convert(np.asarray(value, dtype=np.float32))
+            array = np.asarray(value, dtype=np.float32)
+            try:
+                tensors[prefix + ours] = convert(array)
+            except (ValueError, IndexError):  # a layout transpose of the wrong rank
+                raise UserError(
+                    f"{where}: TF variable {prefix.replace('.', '/')}{name} has shape "
+                    f"{tuple(array.shape)}, which does not fit {prefix + ours}; the snapshot is "
+                    "malformed"
+                ) from None
     return tensors
 
 
