@@ -1,7 +1,8 @@
 """TensorFlow-era NVIDIA snapshots as our modules, without TensorFlow and without running anything
 stored in the file: ProGAN (Karras et al. 2018, "Progressive Growing of GANs"; tkarras/
-progressive_growing_of_gans and NVlabs/stylegan's networks_progan) and StyleGAN (Karras et al.
-2019, "A Style-Based Generator Architecture for GANs"; NVlabs/stylegan's networks_stylegan).
+progressive_growing_of_gans and NVlabs/stylegan's networks_progan), StyleGAN (Karras et al.
+2019, "A Style-Based Generator Architecture for GANs"; NVlabs/stylegan's networks_stylegan) and
+StyleGAN2 (below).
 
 Those snapshots pickle a tuple (G, D, Gs) of `dnnlib.tflib.network.Network` (ProGAN's own code:
 `tfutil.Network`) objects. Unpickling one normally `exec`s the network module source stored in
@@ -21,8 +22,28 @@ The official "fused" up- and down-sampling convolutions (at 128 pixels and up) s
 weights as the separate nearest-up-sampling / box-down-sampling + convolution they compute, so
 they map to the same tensors. What is not checked here, for want of TensorFlow: the outputs
 against the official code's (the tests round-trip our own weights through the TF layout).
-StyleGAN2's TF snapshots (networks_stylegan2) are not read: convert those with the official
-stylegan2-ada-pytorch `legacy.py`.
+
+StyleGAN2 (Karras et al. 2020): NVlabs/stylegan2's networks_stylegan2 (G_main with components
+`mapping` = G_mapping and `synthesis` = G_synthesis_stylegan2, configs E-F; D_stylegan2) and the
+TF NVlabs/stylegan2-ada's networks (G_main / G_mapping / G_synthesis, D_main) become our
+models/stylegan2.py Generator and models/discriminator.py Discriminator, whose names follow the
+official PyTorch port. The facts of the mapping: modulation weights `mod_weight` are dense
+layers and `mod_bias` gets + 1 (TF adds the 1 at run time, PyTorch keeps it in the bias); G's
+up-sampling convolutions (`Conv0_up`, `Skip`) are spatially flipped (TF's transposed convolution
+holds the kernel flipped relative to PyTorch's), D's down-sampling ones are not; `noiseN`
+[1, 1, r, r] is the noise constant of conv layer N; `dlatent_avg` is `w_avg`; the constant drops
+its batch axis. Conditioning is stylegan2-ada's: G's `LabelEmbed` and D's `LabelEmbed` +
+`MappingN` + a projection output; NVlabs/stylegan2's (LabelConcat before the normalisation, D
+projecting onto the raw labels) is refused, as are configs B-D (G_synthesis_stylegan_revised).
+Settings absent from the kwargs take the builder's own signature default, which for two of them
+differs between the code bases: the mapping's hidden width (stylegan2: 512, ada: dlatent_size)
+and D's minibatch-std group (stylegan2: 4, ada: the whole minibatch). The official legacy.py
+takes ada's defaults for both; with a batch of at most 4 the group setting gives the same
+logits. Every kwarg must be known (the TF builders swallow unknown ones, so an unknown name
+means code whose effect we cannot tell); those without effect on float32 inference (run-time
+truncation/noise defaults, precision, training switches) are ignored. The conversion is checked
+against the official legacy.py run with the official PyTorch code
+(tests/interop/test_nvlabs_official_live.py): images and logits within 1e-4.
 """
 
 from __future__ import annotations
