@@ -402,3 +402,91 @@ def test_stylegan3_fixture_pickles_have_the_official_layout(official_outputs, tm
     for owner, attr in nvlabs.SG3_STORED.values():
         assert attr in record.descendant(first if owner == "L0" else owner).state, (owner, attr)
     assert "bias_gain" in record.descendant("mapping.fc0").state
+
+
+# TensorFlow StyleGAN2 snapshots: converted by the official legacy.py (run with the official code)
+# and by our reader; the two conversions must compute the same images and logits.
+TF_CASES = {
+    # NVlabs/stylegan2 config-f: skip G, resnet D, no labels, no clamping
+    "tf-stylegan2-config-f": dict(flavour="stylegan2", c_dim=0),
+    # TF stylegan2-ada, conditional: LabelEmbed in G's mapping, D's label embedding + mapping
+    "tf-ada-cond": dict(flavour="ada", c_dim=3, conv_clamp=256, mapping_layers=2),
+    "tf-ada-cond-nomap": dict(flavour="ada", c_dim=2, mapping_layers=0),
+}
+
+TF_DRIVER = r"""
+import json, sys
+import torch
+repo, out_dir, names = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+sys.path.insert(0, repo)
+import legacy
+for name in names:
+    with open(f'{out_dir}/{name}.pkl', 'rb') as f:
+        data = legacy.load_network_pkl(f)
+    inputs = torch.load(f'{out_dir}/{name}.in.pt')
+    z, c, real = inputs['z'], inputs.get('c'), inputs['real']
+    out = {}
+    with torch.no_grad():
+        for key in ('G', 'G_ema'):
+            for psi in (1.0, 0.7):
+                out[f'{key}.psi{psi}'] = data[key](z, c, truncation_psi=psi, noise_mode='const',
+                                                   force_fp32=True)
+        out['D.real'] = data['D'](real, c, force_fp32=True)
+        out['D.fake'] = data['D'](out['G_ema.psi1.0'], c, force_fp32=True)
+    torch.save(out, f'{out_dir}/{name}.out.pt')
+"""
+
+
+@pytest.fixture(scope="module")
+def tf_official(tmp_path_factory):
+    from tests.interop.tf_pickles import random_networks, tf_network_class, write_tf_snapshot
+
+    out = tmp_path_factory.mktemp("official_tf")
+    for i, (name, case) in enumerate(TF_CASES.items()):
+        c_dim = case["c_dim"]
+        extra = {"mapping_layers": case["mapping_layers"]} if c_dim else {}
+        G, D = random_networks(c_dim=c_dim, conv_clamp=case.get("conv_clamp"), seed=i, **extra)
+        G_ema, _ = random_networks(c_dim=c_dim, conv_clamp=case.get("conv_clamp"), seed=10 + i)
+        with tf_network_class() as net:
+            write_tf_snapshot(out / f"{name}.pkl", G, D, net, case["flavour"], G_ema=G_ema)
+        gen = torch.Generator().manual_seed(i)
+        inputs = dict(z=torch.randn([4, 16], generator=gen))
+        inputs["real"] = torch.rand([4, 3, 16, 16], generator=gen) * 2 - 1
+        if c_dim:
+            inputs["c"] = torch.eye(c_dim)[torch.arange(4) % c_dim]
+        torch.save(inputs, out / f"{name}.in.pt")
+    driver = out / "driver.py"
+    driver.write_text(TF_DRIVER)
+    proc = subprocess.run(
+        [sys.executable, str(driver), REPO, str(out), json.dumps(sorted(TF_CASES))],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+@pytest.mark.parametrize("case", sorted(TF_CASES))
+def test_tf_stylegan2_matches_official_legacy_conversion(tf_official, case):
+    pkl = tf_official / f"{case}.pkl"
+    inputs = torch.load(tf_official / f"{case}.in.pt", weights_only=True)
+    ref = torch.load(tf_official / f"{case}.out.pt", weights_only=True)
+    z, c, real = inputs["z"], inputs.get("c"), inputs["real"]
+    diffs = {}
+    with torch.no_grad():
+        for which in ("G", "G_ema"):
+            G = stylegen.load(pkl, which=which)
+            assert G.checkpoint_metadata["source"] == "nvlabs-tf-snapshot"
+            for psi in (1.0, 0.7):
+                img = G(z, c, truncation_psi=psi, noise_mode="const")
+                diffs[f"{which}.psi{psi}"] = (img - ref[f"{which}.psi{psi}"]).abs().max().item()
+        D = stylegen.load(pkl, which="D")
+        diffs["D.real"] = (D(real, c) - ref["D.real"]).abs().max().item()
+        diffs["D.fake"] = (D(ref["G_ema.psi1.0"], c) - ref["D.fake"]).abs().max().item()
+    print(f"\n{Path(REPO).name} {case}: max abs diff {json.dumps(diffs)}")
+    assert max(diffs.values()) <= 1e-4, diffs
+    assert ref["G.psi1.0"].std() > 0.01
+    assert (ref["G.psi1.0"] - ref["G_ema.psi1.0"]).abs().max() > 0.01
+    assert (ref["D.real"] - ref["D.fake"]).abs().max() > 1e-3

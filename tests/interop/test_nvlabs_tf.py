@@ -17,7 +17,8 @@ import stylegen
 from stylegen.commands import main
 from stylegen.errors import UserError
 from stylegen.generate import generate_images
-from stylegen.models import progan, stylegan1
+from stylegen.models import Discriminator, progan, stylegan1, stylegan2
+from tests.interop import tf_pickles
 
 TINY = dict(channel_base=64, channel_max=8)
 
@@ -274,7 +275,7 @@ def test_unsupported_tf_networks_are_one_line_errors(tf_modules, tmp_path):
             stylegen.load(path, which=which)
 
     sg2 = net(_state("training.networks_stylegan2.G_main", {"resolution": 16}, {}, {}))
-    refused((sg2, sg2, sg2), "TensorFlow StyleGAN2 network.*legacy.py")
+    refused((sg2, sg2, sg2), "StyleGAN2 generator needs exactly the components")
     other = net(_state("my.networks.G_fancy", {}, {}, {}))
     refused((other,), "built by 'my.networks.G_fancy', which stylegen cannot read")
     gs.state["static_kwargs"]["use_instance_norm"] = False
@@ -288,3 +289,157 @@ def test_unsupported_tf_networks_are_one_line_errors(tf_modules, tmp_path):
     bad = _export_sg1(G, net)
     bad.state["variables"] = [("lod", "text")]
     refused((bad, bad, bad), "not numeric")
+
+
+# -- StyleGAN2 (NVlabs/stylegan2 networks_stylegan2, TF stylegan2-ada networks) ----------------
+
+
+@pytest.mark.parametrize(
+    "flavour, c_dim, g_arch, d_arch",
+    [("stylegan2", 0, "skip", "resnet"), ("ada", 3, "resnet", "skip"), ("ada", 2, "orig", "orig")],
+)
+def test_tf_stylegan2_snapshot_loads_identically(tmp_path, flavour, c_dim, g_arch, d_arch):
+    clamp = 256 if flavour == "ada" else None
+    extra = {"mapping_layers": 1} if c_dim else {}
+    G, D = tf_pickles.random_networks(c_dim, 16, g_arch, d_arch, clamp, seed=c_dim, **extra)
+    G_ema, _ = tf_pickles.random_networks(c_dim, 16, g_arch, d_arch, clamp, seed=9)
+    marker = tmp_path / "ran"
+    with tf_pickles.tf_network_class() as net:
+        g = tf_pickles.export_generator(G, net, flavour)
+        gs = tf_pickles.export_generator(G_ema, net, flavour)
+        d = tf_pickles.export_discriminator(D, net, flavour)
+        for record in (g, gs, d, *g.state["components"].values()):
+            # the builder source must never run: plant one that would leave a mark
+            record.state["build_module_src"] = f"open({str(marker)!r}, 'w').close()\n"
+        path = _write(tmp_path / "sg2.pkl", (g, d, gs))
+    z, img = torch.randn(3, 16), torch.randn(4, 3, 16, 16)
+    c = torch.eye(c_dim)[[0, 1, 0]] if c_dim else None
+    c4 = torch.eye(c_dim)[[1, 0, 1, 0]] if c_dim else None
+    for which, want in (("G", G), ("G_ema", G_ema)):
+        loaded = stylegen.load(path, which=which)
+        assert type(loaded) is stylegan2.Generator and loaded.config.conv_clamp == clamp
+        for psi in (1.0, 0.7):
+            kw = dict(truncation_psi=psi, noise_mode="const")
+            assert torch.equal(loaded(z, c, **kw), want(z, c, **kw))
+    d = stylegen.load(path, which="D")
+    assert type(d) is Discriminator and torch.equal(d(img, c4), D(img, c4))
+    assert not marker.exists()
+
+    out = tmp_path / "converted"
+    assert main(["convert", str(path), str(out)]) == 0
+    again = stylegen.load(out)
+    assert again.checkpoint_metadata["official_kind"] == "stylegan2.Generator"
+    kw = dict(class_idx=1) if c_dim else {}
+    want = generate_images(G_ema, [3], **kw)
+    assert torch.equal(generate_images(again, [3], **kw), want)
+    outdir = tmp_path / "images"
+    args = ["generate", "--network", str(path), "--seeds", "0-1", "--outdir", str(outdir)]
+    assert main(args + (["--class", "1"] if c_dim else [])) == 0
+    assert len(list(outdir.glob("*.png"))) == 2
+
+
+def _sg2_pickle(tmp_path, g_kwargs=None, d_kwargs=None, flavour="ada", tamper=None, c_dim=0):
+    G, D = tf_pickles.random_networks(c_dim, 8, seed=1)
+    with tf_pickles.tf_network_class() as net:
+        g = tf_pickles.export_generator(G, net, flavour, g_kwargs)
+        d = tf_pickles.export_discriminator(D, net, flavour, d_kwargs)
+        if tamper:
+            tamper(g, d)
+        path = tmp_path / "x.pkl"
+        path.write_bytes(pickle.dumps((g, d, g), protocol=3))
+    return path
+
+
+@pytest.mark.parametrize(
+    "g_kwargs, d_kwargs, which, match",
+    [
+        ({"architecture": "fancy"}, None, "G_ema", "architecture='fancy' is not supported"),
+        ({"resample_kernel": [1, 2, 1]}, None, "G", r"resample_kernel=\[1, 2, 1\] is not"),
+        ({"nonlinearity": "relu"}, None, "G_ema", "nonlinearity='relu' is not supported"),
+        ({"fmap_decay": 0.5}, None, "G_ema", "fmap_decay=0.5 is not supported"),
+        ({"label_fmaps": 7}, None, "G_ema", None),  # no labels: moot
+        ({"my_setting": 1}, None, "G_ema", "unknown TF kwarg.*my_setting"),
+        ({"mapping_fmaps": 32}, None, "G_ema", "mapping_fmaps=32 is not supported"),
+        (None, {"use_spectral_norm": True}, "D", "use_spectral_norm=True is not supported"),
+        (None, {"use_pagan": True}, "D", "use_pagan=True is not supported"),
+        (None, {"fmap_base": 16}, "D", "fmap_base=16 with fmap_max=16 is not supported"),
+        (None, {"mbstd_group_size": "x"}, "D", "mbstd_group_size='x' is not a non-negative"),
+    ],
+)
+def test_unsupported_tf_stylegan2_settings_are_one_line_errors(
+    tmp_path, g_kwargs, d_kwargs, which, match
+):
+    path = _sg2_pickle(tmp_path, g_kwargs, d_kwargs)
+    if match is None:
+        stylegen.load(path, which=which)
+        return
+    with pytest.raises(UserError, match=match) as info:
+        stylegen.load(path, which=which)
+    assert "\n" not in str(info.value)
+
+
+def test_tf_stylegan2_conditioning_it_cannot_express_is_refused(tmp_path):
+    def label_concat(g, d):
+        g.state["components"]["mapping"].state["variables"].append(
+            ("LabelConcat/weight", np.ones((2, 16), np.float32))
+        )
+
+    path = _sg2_pickle(tmp_path, tamper=label_concat)
+    with pytest.raises(UserError, match="LabelConcat"):
+        stylegen.load(path)
+    path = _sg2_pickle(tmp_path, d_kwargs={"label_size": 2}, flavour="stylegan2")
+    with pytest.raises(UserError, match="label_size=2 is not supported for D_stylegan2"):
+        stylegen.load(path, which="D")
+    path = _sg2_pickle(tmp_path, c_dim=2, d_kwargs={"mapping_lrmul": 0.1})
+    with pytest.raises(UserError, match="mapping_lrmul=0.1 with mapping_layers=8"):
+        stylegen.load(path, which="D")
+
+
+def test_malformed_tf_stylegan2_pickles_are_refused(tmp_path):
+    def extra_var(g, d):
+        g.state["components"]["synthesis"].state["variables"].append(
+            ("8x8/Conv0_up/weight_sn", np.ones((1, 8), np.float32))
+        )
+
+    def missing_var(g, d):
+        syn = g.state["components"]["synthesis"].state
+        syn["variables"] = [v for v in syn["variables"] if v[0] != "noise1"]
+
+    def bad_shape(g, d):
+        d.state["variables"][0] = (d.state["variables"][0][0], np.ones(3, np.float32))
+
+    def nan(g, d):
+        g.state["variables"] = [("dlatent_avg", np.full(16, np.nan, np.float32))]
+
+    def no_mapping(g, d):
+        del g.state["components"]["mapping"]
+
+    def revised(g, d):
+        g.state["components"]["synthesis"].state["build_func_name"] = (
+            "training.networks_stylegan2.G_synthesis_stylegan_revised"
+        )
+
+    cases = [
+        (extra_var, "G_ema", "synthesis/8x8/Conv0_up/weight_sn has no counterpart"),
+        (missing_var, "G_ema", r"missing \['synthesis.b8.conv0.noise_const'\]"),
+        (bad_shape, "D", "does not fit"),
+        (nan, "G", "mapping.w_avg holds non-finite values"),
+        (no_mapping, "G_ema", "needs exactly the components synthesis and mapping"),
+        (revised, "G_ema", "G_synthesis_stylegan_revised.*is not supported"),
+    ]
+    for tamper, which, match in cases:
+        path = _sg2_pickle(tmp_path, tamper=tamper)
+        with pytest.raises(UserError, match=match):
+            stylegen.load(path, which=which)
+
+
+def test_code_carrying_tf_stylegan2_pickle_is_refused(tmp_path):
+    path = _sg2_pickle(tmp_path)
+    data = path.read_bytes()
+    # A global call planted inside the variables list: os.system("...") at load time.
+    evil = b"\x80\x03cos\nsystem\nX\x04\x00\x00\x00trueq\x00\x85R."
+    (tmp_path / "evil.pkl").write_bytes(evil)
+    with pytest.raises(UserError, match="calls os.system"):
+        stylegen.load(tmp_path / "evil.pkl")
+    assert data  # the honest file of the same shape loads
+    stylegen.load(path)

@@ -338,7 +338,8 @@ _SAFE_GLOBALS: dict[tuple[str, str], Any] = {
     ("numpy._core.multiarray", "_reconstruct"): _NumpyArray,
 }
 _TENSORFLOW_MODULES = ("dnnlib.tflib", "tflib", "tensorflow")
-# TF-era snapshots (ProGAN, StyleGAN 2019): their Network objects as data (interop/nvlabs_tf.py).
+# TF-era snapshots (ProGAN, StyleGAN 2019, StyleGAN2): their Network objects as data
+# (interop/nvlabs_tf.py).
 _TF_NETWORKS = {("dnnlib.tflib.network", "Network"), ("tfutil", "Network")}
 
 
@@ -361,10 +362,8 @@ class _SnapshotUnpickler(pickle.Unpickler):
             return TFNetworkRecord
         if module.startswith(_TENSORFLOW_MODULES):
             raise UserError(
-                f"{self._path} names {module}.{name}, which no TensorFlow-era ProGAN/StyleGAN "
-                "snapshot that stylegen reads contains (nothing from the file was run); for a "
-                "StyleGAN2 TF snapshot convert it first with the official stylegan2-ada-pytorch "
-                f"code (`python legacy.py --source={self._path} --dest=converted.pkl`)"
+                f"{self._path} names {module}.{name}, which no TensorFlow-era ProGAN/StyleGAN/"
+                "StyleGAN2 snapshot that stylegen reads contains (nothing from the file was run)"
             )
         raise UserError(
             f"refusing {self._path}: it calls {module}.{name}, which no official StyleGAN "
@@ -398,7 +397,7 @@ class Snapshot:
 
     @property
     def tensorflow(self) -> bool:
-        """A TF-era snapshot (ProGAN, StyleGAN 2019: interop/nvlabs_tf.py)."""
+        """A TF-era snapshot (ProGAN, StyleGAN 2019, StyleGAN2: interop/nvlabs_tf.py)."""
         return any(isinstance(r, TFNetworkRecord) for r in self.networks.values())
 
     def record(self, which: str) -> PersistentRecord | TFNetworkRecord:
