@@ -30,6 +30,11 @@ COMMAND_NAMES = [
     "translate",
     "metrics",
     "video",
+    "mix",
+    "interpolate",
+    "project",
+    "directions",
+    "edit",
 ]
 
 

@@ -18,8 +18,13 @@ from stylegen.commands import (
     cyclegan,
     dataset,
     demo,
+    directions,
+    edit,
     generate,
+    interpolate,
     metrics,
+    mix,
+    project,
     train,
     translate,
     video,
@@ -35,7 +40,22 @@ from stylegen.errors import (
 )
 
 # In the order `stylegen --help` lists them.
-COMMANDS = (train, generate, dataset, demo, convert, cyclegan, translate, metrics, video)
+COMMANDS = (
+    train,
+    generate,
+    dataset,
+    demo,
+    convert,
+    cyclegan,
+    translate,
+    metrics,
+    video,
+    mix,
+    interpolate,
+    project,
+    directions,
+    edit,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,5 +1,6 @@
 """`stylegen generate`: images (and optionally a grid) from a trained generator, one PNG per
-seed; StyleGAN3 networks can be translated and rotated."""
+seed or per latent of a ws file (`--ws`, e.g. a projection's); StyleGAN3 networks can be
+translated and rotated."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument(
         "--network", required=True, help="checkpoint folder, run folder or official .pkl"
     )
-    p.add_argument("--seeds", default="0-7", help="e.g. 0-31 or 1,5,9 (default 0-7)")
+    p.add_argument("--seeds", default=None, help="e.g. 0-31 or 1,5,9 (default 0-7)")
+    p.add_argument(
+        "--ws",
+        default=None,
+        metavar="FILE",
+        help="render the latents of a ws file (projected_w.safetensors) instead of seeds",
+    )
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi (default 1)")
     p.add_argument("--trunc-cutoff", type=int, default=None, help="truncate only the first N ws")
     p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label")
@@ -45,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     from stylegen.translate import check_not_cyclegan
 
     check_not_cyclegan(args.network)
-    seeds = parse_seeds(args.seeds)
+    if args.ws is not None:
+        return _run_ws(args)
+    seeds = parse_seeds(args.seeds if args.seeds is not None else "0-7")
     if args.batch < 1:
         raise UserError(f"--batch {args.batch} must be >= 1")
     device = args.device or default_device()
@@ -57,13 +66,46 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_generator(args: argparse.Namespace, device: str):
+def _run_ws(args: argparse.Namespace) -> int:
+    """--ws FILE: one ws0000.png per latent, rendered as saved (with the file's noise maps)."""
+    from stylegen.images import make_grid, save_image
+    from stylegen.latent.ws import render_ws_file
+
+    given = [
+        flag
+        for flag, unset in (
+            ("--seeds", args.seeds is None),
+            ("--trunc", args.trunc == 1.0),
+            ("--trunc-cutoff", args.trunc_cutoff is None),
+            ("--class", args.class_idx is None),
+        )
+        if not unset
+    ]
+    if given:
+        raise UserError(f"--ws renders saved latents as they are; drop {', '.join(given)}")
+    if args.batch < 1:
+        raise UserError(f"--batch {args.batch} must be >= 1")
+    device = args.device or default_device()
+    G = _load_generator(args, device, check_class=False)
+    images = render_ws_file(G, args.ws, args.noise_mode, args.batch, device)
+    outdir = Path(args.outdir)
+    check_writable(outdir)
+    for i, img in enumerate(images):
+        save_image(img, outdir / f"ws{i:04d}.png")
+    if args.grid:
+        save_image(make_grid(images), outdir / "grid.png")
+    print(f"wrote {len(images)} images from {args.ws} to {outdir}")
+    return 0
+
+
+def _load_generator(args: argparse.Namespace, device: str, check_class: bool = True):
     """The network, with --class checked and the StyleGAN3 input transform set."""
     from stylegen.checkpoint import load
     from stylegen.generate import class_labels
 
     G = load(args.network, device=device)
-    class_labels(G, args.class_idx, 1)  # check --class before anything is written
+    if check_class:
+        class_labels(G, args.class_idx, 1)  # check --class before anything is written
     if args.translate is not None or args.rotate is not None:
         from stylegen.generate import parse_translate, set_input_transform
 
