@@ -25,6 +25,7 @@ from stylegen.commands import (
     metrics,
     mix,
     project,
+    serve,
     train,
     translate,
     video,
@@ -55,6 +56,7 @@ COMMANDS = (
     project,
     directions,
     edit,
+    serve,
 )
 
 
