@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from stylegen.data.datasets import open_dataset
-from stylegen.images import make_grid, save_image, uint8_to_float
-from stylegen.training.cyclegan import resize_to, translation_grid
+from stylegen.data.open import open_dataset
+from stylegen.images import make_grid, resize_to, save_image, uint8_to_float
+from stylegen.training.cyclegan import translation_grid
 from stylegen.translate import load_translator, run_options
 
 

@@ -23,6 +23,7 @@ from stylegen.training import distributed, families, losses
 COMMAND_NAMES = [
     "train",
     "generate",
+    "reconstruct",
     "dataset",
     "demo",
     "convert",

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from stylegen.commands import main
-from stylegen.data.datasets import open_dataset
+from stylegen.data.open import open_dataset
 from stylegen.images import save_image
 from stylegen.metrics import frechet_distance
 from stylegen.models import Generator

@@ -4,8 +4,9 @@ import dataclasses
 
 import pytest
 
-from stylegen.config import GeneratorConfig, config_from_dict, config_to_dict
+from stylegen.config import config_from_dict, config_to_dict
 from stylegen.errors import UserError
+from stylegen.models.stylegan2 import GeneratorConfig
 from stylegen.training.stylegan_config import DEMO_CONFIG, PRESETS, TrainConfig, build_configs
 
 

@@ -9,6 +9,8 @@ cheap: each name loads its module on first use.
     stylegen.generate_images(G, seeds=[0, 1, 2])                 -> uint8 [N, C, H, W]
     stylegen.train_cyclegan(stylegen.CycleGANConfig(data_a=..., data_b=...))
     stylegen.translate_images(stylegen.load_translator(run, "a2b"), images)
+    stylegen.train_baseline(stylegen.BaselineConfig(data="fashion-mnist", arch="dcgan"))
+    stylegen.reconstruct_images(stylegen.load(vae_run), images)
     stylegen.convert_official("network-snapshot.pkl", "out/")
 """
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from stylegen.version import __version__
 
 # name -> (module, attribute)
 _API: dict[str, tuple[str, str]] = {
@@ -28,6 +30,9 @@ _API: dict[str, tuple[str, str]] = {
     "generate_images": ("stylegen.generate", "generate_images"),
     "CycleGANConfig": ("stylegen.training.cyclegan", "CycleGANConfig"),
     "train_cyclegan": ("stylegen.training.cyclegan", "train_cyclegan"),
+    "BaselineConfig": ("stylegen.training.baselines_config", "BaselineConfig"),
+    "train_baseline": ("stylegen.training.baselines", "train"),
+    "reconstruct_images": ("stylegen.reconstruct", "reconstruct_images"),
     "resume_cyclegan": ("stylegen.training.cyclegan", "resume_cyclegan"),
     "load_translator": ("stylegen.translate", "load_translator"),
     "translate_images": ("stylegen.translate", "translate_images"),

@@ -1,11 +1,12 @@
-"""Safe checkpoints: a folder with `config.json` and `model.safetensors`.
+"""Reading safe checkpoints: a folder with `config.json` and `model.safetensors` (above the models).
 
 `config.json` names the model class (from the registry, never an import path), its config
 dataclass as JSON, the stylegen version and the format version; `model.safetensors` holds every
-parameter and buffer. Loading executes nothing from the files. Saving writes a temporary folder
-next to the target and renames it into place, so a crash never leaves a half-written checkpoint.
-Training state for resume lives beside it (see training/trainer.py) and is read with
-`torch.load(weights_only=True)`.
+parameter and buffer. Loading executes nothing from the files: the class comes from the model
+registry, which `import stylegen.models` fills. The writer (`save`, `write_checkpoint_files`, the
+format constants) lives below the models in models/serialization.py and is re-exported here.
+Official NVIDIA `.pkl` snapshots are read by interop/nvlabs.py. Training state for resume lives
+beside a checkpoint (see training/trainer.py) and is read with `torch.load(weights_only=True)`.
 """
 
 from __future__ import annotations
@@ -17,59 +18,40 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
-from stylegen.config import config_from_dict, config_to_dict
+import stylegen.models  # noqa: F401  (registers every model class)
+from stylegen import runs
+from stylegen.config import config_from_dict
+from stylegen.devices import check_device
 from stylegen.errors import UserError
 from stylegen.fileio import atomic_dir, fsync_files, replace_dir
+from stylegen.interop.nvlabs import load_network
+from stylegen.models.registry import lookup
+from stylegen.models.serialization import (
+    CONFIG_FILE,
+    FORMAT,
+    FORMAT_VERSION,
+    WEIGHTS_FILE,
+    save,
+    write_checkpoint_files,
+)
 
 __all__ = [
     "atomic_dir",
+    "CONFIG_FILE",
     "FORMAT",
     "FORMAT_VERSION",
     "load",
     "read_config",
     "resolve",
     "save",
+    "WEIGHTS_FILE",
     "fsync_files",
     "replace_dir",
     "write_checkpoint_files",
 ]
-
-FORMAT = "stylegen-checkpoint"
-FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-
-
-def write_checkpoint_files(
-    model: nn.Module, folder: Path, metadata: dict[str, Any] | None = None
-) -> None:
-    """Write config.json and model.safetensors into an existing folder (not atomic by itself)."""
-    from stylegen import __version__
-    from stylegen.models.registry import name_of
-
-    doc = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "stylegen_version": __version__,
-        "model_class": name_of(model),
-        "config": config_to_dict(model.config),
-        "metadata": metadata or {},
-    }
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, folder / WEIGHTS_FILE, metadata={"format": FORMAT})
-    (folder / CONFIG_FILE).write_text(json.dumps(doc, indent=2) + "\n")
-
-
-def save(model: nn.Module, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
-    """Write `model` to the folder `path` atomically, replacing what was there."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_dir(path) as tmp:
-        write_checkpoint_files(model, tmp, metadata)
-    return path
 
 
 def resolve(path: str | os.PathLike) -> Path:
@@ -89,7 +71,7 @@ def resolve(path: str | os.PathLike) -> Path:
         raise UserError(f"network {path} is a file; pass the checkpoint folder that contains it")
     if (path / CONFIG_FILE).exists():
         return path
-    snapshots = sorted(p for p in path.glob("snapshot-*") if (p / CONFIG_FILE).exists())
+    snapshots = runs.snapshots_holding(path, CONFIG_FILE)
     if snapshots:
         return snapshots[-1]
     generator = _cyclegan_generator(path)
@@ -105,8 +87,9 @@ def resolve(path: str | os.PathLike) -> Path:
 
 def _cyclegan_generator(path: Path) -> Path | None:
     """G_AB of a CycleGAN snapshot folder, or of a CycleGAN run's newest snapshot; else None."""
-    for folder in [path, *sorted(path.glob("snapshot-*"), reverse=True)]:
-        if (folder / "G_AB" / CONFIG_FILE).exists():
+    generator = Path("G_AB") / CONFIG_FILE
+    for folder in [path, *reversed(runs.snapshots_holding(path, generator))]:
+        if (folder / generator).exists():
             return folder / "G_AB"
     return None
 
@@ -139,11 +122,8 @@ def load(
     An official NVIDIA snapshot (`.pkl`) is read safely by interop/nvlabs.py; `which` picks its
     network (G_ema by default, or G, D).
     """
-    from stylegen.models.registry import lookup
-
+    device = check_device(device)  # before any file is read
     if Path(path).suffix.lower() == ".pkl":
-        from stylegen.interop.nvlabs import load_network
-
         return load_network(path, which=which or "G_ema", device=device)
     if which is not None:
         raise UserError(

@@ -4,6 +4,11 @@ A folder (checkpoint, snapshot, converted network) is built under a temporary na
 target, flushed to disk, then renamed into place, so a crash, a full disk or Ctrl-C never leaves a
 half-written folder under a final name. Single files (JSON, PNG, zip) use the same
 temp-then-rename swap. No paper is implemented here; this is plumbing.
+
+tempfile makes private temporaries (folders 0700, files 0600); before the rename they get the mode
+that `open()` / `mkdir` would have given under the current umask (files 0o666 & ~umask, folders
+0o777 & ~umask, recursively), so finished snapshots, PNGs and checkpoints are as readable by other
+users as any file the user writes.
 """
 
 from __future__ import annotations
@@ -15,7 +20,52 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_dir", "atomic_file", "atomic_write_text", "fsync_files", "replace_dir"]
+__all__ = [
+    "atomic_dir",
+    "atomic_file",
+    "atomic_write_text",
+    "current_umask",
+    "fsync_files",
+    "publish_permissions",
+    "replace_dir",
+]
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (/proc/self/status), so no
+    other thread ever creates a file under a temporarily cleared umask."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def publish_permissions(path: str | os.PathLike) -> None:
+    """Give `path` (and, for a folder, everything inside it) the mode a plain `open()` or `mkdir`
+    would: 0o666 & ~umask for files, 0o777 & ~umask for folders. Symlinks are left alone."""
+    mask = current_umask()
+    path = Path(path)
+    if path.is_symlink():
+        return
+    if not path.is_dir():
+        os.chmod(path, 0o666 & ~mask)
+        return
+    for root, dirs, files in os.walk(path):
+        for name in files:
+            f = os.path.join(root, name)
+            if not os.path.islink(f):
+                os.chmod(f, 0o666 & ~mask)
+        for name in dirs:
+            d = os.path.join(root, name)
+            if not os.path.islink(d):
+                os.chmod(d, 0o777 & ~mask)
+    os.chmod(path, 0o777 & ~mask)
 
 
 def fsync_files(folder: Path) -> None:
@@ -48,6 +98,7 @@ def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         fsync_files(tmp)
+        publish_permissions(tmp)
         replace_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -66,6 +117,7 @@ def atomic_file(final: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        publish_permissions(tmp)
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)

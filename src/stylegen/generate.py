@@ -8,6 +8,7 @@ neither on the batch size nor on the device.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 
@@ -15,11 +16,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from stylegen.config import check_number
 from stylegen.errors import UserError
 from stylegen.images import float_to_uint8
 
 __all__ = [
+    "check_generation_args",
     "class_labels",
+    "class_rows",
     "generate_images",
     "iter_images",
     "parse_seeds",
@@ -29,12 +33,23 @@ __all__ = [
     "z_from_seeds",
 ]
 
-_RANGE = re.compile(r"^(\d+)-(\d+)$")
+_RANGE = re.compile(r"^(\d+)-(\d+)$", re.ASCII)
+_SEED = re.compile(r"^\d+$", re.ASCII)
+# NumPy's RandomState(seed), which turns a seed into z, takes seeds 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 1
+# Most seeds one call may ask for: each is a PNG (or a z kept in memory), so a million is already
+# far more than anyone looks at, and a typo such as 0-99999999999 fails here, before allocation.
+MAX_SEEDS = 1_000_000
 
 
 def parse_seeds(text: str) -> list[int]:
-    """'0-3,7,10-11' -> [0, 1, 2, 3, 7, 10, 11]."""
-    seeds: list[int] = []
+    """'0-3,7,10-11' -> [0, 1, 2, 3, 7, 10, 11].
+
+    Seeds are 0 .. 2**32 - 1 (what RandomState accepts) and one call gives at most MAX_SEEDS of
+    them; both are checked before the list is built.
+    """
+    spans: list[tuple[int, int]] = []
+    total = 0
     for part in str(text).split(","):
         part = part.strip()
         m = _RANGE.match(part)
@@ -42,20 +57,30 @@ def parse_seeds(text: str) -> list[int]:
             lo, hi = int(m.group(1)), int(m.group(2))
             if hi < lo:
                 raise UserError(f"seed range {part!r} is backwards; write it as {hi}-{lo}")
-            seeds.extend(range(lo, hi + 1))
-        elif part.isdigit():
-            seeds.append(int(part))
+        elif _SEED.match(part):
+            lo = hi = int(part)
         else:
             raise UserError(
                 f"malformed seeds {text!r} (bad part {part!r}); use e.g. 0-31 or 1,5,9 or 0-3,10"
             )
-    if any(s >= 2**32 for s in seeds):
-        raise UserError(f"seeds must be below 2**32; got {max(seeds)}")
-    return seeds
+        if hi > MAX_SEED:
+            raise UserError(
+                f"seed {hi} in {part!r} is too large: seeds are 0 to {MAX_SEED} (2**32 - 1)"
+            )
+        total += hi - lo + 1
+        spans.append((lo, hi))
+    if total > MAX_SEEDS:
+        raise UserError(
+            f"seeds {text!r} ask for {total} images; at most {MAX_SEEDS} per call: split them"
+        )
+    return [s for lo, hi in spans for s in range(lo, hi + 1)]
 
 
 def z_from_seeds(seeds: list[int], z_dim: int) -> torch.Tensor:
     """One z per seed from RandomState(seed), as the official generate.py does."""
+    bad = [s for s in seeds if isinstance(s, bool) or not 0 <= s <= MAX_SEED]
+    if bad:
+        raise UserError(f"seed {bad[0]!r} is out of range: seeds are 0 to {MAX_SEED} (2**32 - 1)")
     return torch.from_numpy(np.stack([np.random.RandomState(s).randn(z_dim) for s in seeds])).to(
         torch.float32
     )
@@ -81,6 +106,18 @@ def class_labels(G: nn.Module, class_idx: int | None, n: int) -> torch.Tensor | 
     return c
 
 
+def check_generation_args(
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    batch_size: int = 16,
+) -> None:
+    """Refuse a NaN or infinite truncation psi, a negative cutoff or a batch below 1 (the names are
+    `stylegen generate`'s flags), before any network is loaded or image made."""
+    check_number("--trunc", truncation_psi)
+    check_number("--trunc-cutoff", truncation_cutoff, integer=True, low=0, optional=True)
+    check_number("--batch", batch_size, integer=True, low=1)
+
+
 def iter_images(
     G: nn.Module,
     seeds: list[int],
@@ -92,6 +129,7 @@ def iter_images(
     device: str | torch.device = "cpu",
 ) -> Iterator[tuple[list[int], torch.Tensor]]:
     """Yield (seeds, uint8 images [B, C, H, W]) batch by batch."""
+    check_generation_args(truncation_psi, truncation_cutoff, batch_size)
     if noise_mode not in ("const", "random", "none"):
         raise UserError(f"noise mode {noise_mode!r} is unknown; use const, random or none")
     class_labels(G, class_idx, 1)  # validate before doing any work
@@ -128,6 +166,29 @@ def generate_images(
     return torch.cat([img for _, img in batches])
 
 
+def class_rows(
+    G: nn.Module,
+    seeds: list[int],
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    noise_mode: str = "const",
+    batch_size: int = 16,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """uint8 images [c_dim, len(seeds), C, H, W] of a conditional generator: every seed drawn
+    once per class (the same z in each column), for a grid with one row per class."""
+    c_dim = int(getattr(G, "c_dim", 0))
+    if c_dim == 0:
+        raise UserError("--class all needs a conditional network; this one is not: drop --class")
+    rows = [
+        generate_images(
+            G, seeds, truncation_psi, truncation_cutoff, k, noise_mode, batch_size, device
+        )
+        for k in range(c_dim)
+    ]
+    return torch.stack(rows)
+
+
 # ---------------------------------------------------------------------------------------------
 # StyleGAN3 input transforms (translate / rotate at generation time)
 
@@ -138,11 +199,14 @@ def parse_translate(text: str) -> tuple[float, float]:
     try:
         if len(parts) != 2:
             raise ValueError
-        return float(parts[0]), float(parts[1])
+        x, y = float(parts[0]), float(parts[1])
     except ValueError:
         raise UserError(
             f"malformed --translate {text!r}; write X,Y in image widths, e.g. 0.1,-0.25"
         ) from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise UserError(f"--translate {text!r} must be two finite numbers, e.g. 0.1,-0.25")
+    return x, y
 
 
 def set_input_transform(
@@ -150,6 +214,9 @@ def set_input_transform(
 ) -> None:
     """Translate/rotate a StyleGAN3 generator's output via its input transform (like the
     official gen_images.py). StyleGAN2 networks have no such input: a UserError says so."""
+    check_number("--rotate", rotate)
+    if not all(math.isfinite(t) for t in translate):
+        raise UserError(f"--translate {translate} must be two finite numbers")
     synthesis_input = getattr(getattr(G, "synthesis", None), "input", None)
     if synthesis_input is None or not hasattr(synthesis_input, "transform"):
         raise UserError(
@@ -179,8 +246,10 @@ def transform_frames(
     A looping clip: in an alias-free network details move with the object instead of sticking
     to the pixel grid. The network's own transform is restored afterwards.
     """
-    if frames < 1:
-        raise UserError(f"--frames {frames} must be >= 1")
+    check_number("--frames", frames, integer=True, low=1)
+    check_number("--translate-max", translate_max)
+    check_number("--rotate-max", rotate_max)
+    check_generation_args(truncation_psi, None, batch_size)
     set_input_transform(G, (0.0, 0.0), 0.0)  # checks the network before any work
     transform = G.synthesis.input.transform
     saved = transform.clone()

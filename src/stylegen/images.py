@@ -7,14 +7,26 @@ so images saved here match images saved by the reference tools bit for bit.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
-__all__ = ["float_to_uint8", "make_grid", "save_gif", "save_image", "to_pil", "uint8_to_float"]
+from stylegen.fileio import atomic_file
+
+__all__ = [
+    "float_to_uint8",
+    "make_grid",
+    "resize_to",
+    "save_figure_atomic",
+    "save_gif",
+    "save_image",
+    "to_pil",
+    "uint8_to_float",
+]
 
 
 def float_to_uint8(img: torch.Tensor) -> torch.Tensor:
@@ -57,16 +69,9 @@ def save_image(img: torch.Tensor | np.ndarray, path: str | os.PathLike) -> Path:
     """Write one uint8 [C, H, W] image atomically (temp file in the same folder, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            to_pil(img).save(
-                f, format=path.suffix.lstrip(".").upper().replace("JPG", "JPEG") or "PNG"
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    pil = to_pil(img)
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+        pil.save(f, format=path.suffix.lstrip(".").upper().replace("JPG", "JPEG") or "PNG")
     return path
 
 
@@ -75,19 +80,31 @@ def save_gif(frames: torch.Tensor | np.ndarray, path: str | os.PathLike, fps: fl
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     images = [to_pil(f) for f in np.asarray(torch.as_tensor(frames).cpu())]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            images[0].save(
-                f,
-                format="GIF",
-                save_all=True,
-                append_images=images[1:],
-                duration=max(int(round(1000 / fps)), 20),
-                loop=0,
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+        images[0].save(
+            f,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=max(int(round(1000 / fps)), 20),
+            loop=0,
+        )
     return path
+
+
+def resize_to(img: torch.Tensor, size: int) -> torch.Tensor:
+    """Float images [N, C, H, W] -> [N, C, size, size] (bilinear, antialiased when shrinking)."""
+    if img.shape[-1] == size and img.shape[-2] == size:
+        return img
+    return F.interpolate(
+        img, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+    )
+
+
+def save_figure_atomic(fig: Any, out: Path) -> Path:
+    """Save a matplotlib figure as PNG through a temporary file and a rename (fileio)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(out) as tmp, open(tmp, "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
+    return out

@@ -43,6 +43,7 @@ __all__ = [
     "create_run_dir",
     "latest_snapshot",
     "list_snapshots",
+    "snapshots_holding",
     "acquire_lock",
     "lock_run",
     "release_lock",
@@ -155,8 +156,16 @@ def list_snapshots(run_dir: str | os.PathLike) -> list[Path]:
 
 
 def latest_snapshot(run_dir: str | os.PathLike) -> Path | None:
+    """The newest complete snapshot (with a training state), or None."""
     snaps = list_snapshots(run_dir)
     return snaps[-1] if snaps else None
+
+
+def snapshots_holding(run_dir: str | os.PathLike, filename: str | os.PathLike) -> list[Path]:
+    """Every `snapshot-*` folder of `run_dir` that holds `filename` (a path inside it), oldest
+    first. Unlike `list_snapshots` it needs no training state: a run's networks are loadable from
+    a snapshot copied without one."""
+    return sorted(p for p in Path(run_dir).glob("snapshot-*") if (p / filename).exists())
 
 
 def clean_leftovers(run_dir: Path) -> None:

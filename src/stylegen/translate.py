@@ -15,13 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from stylegen.checkpoint import CONFIG_FILE, load
-from stylegen.data.datasets import IMAGE_EXTENSIONS, pil_to_uint8
+from stylegen.data.files import input_files, read_image
 from stylegen.errors import UserError
-from stylegen.images import float_to_uint8, save_image, uint8_to_float
-from stylegen.models.cyclegan import ResnetGenerator
+from stylegen.images import float_to_uint8, resize_to, save_image, uint8_to_float
+from stylegen.models.cyclegan import DIRECTIONS, ResnetGenerator
 
 __all__ = [
     "DIRECTIONS",
@@ -33,8 +32,6 @@ __all__ = [
     "translate_files",
     "translate_images",
 ]
-
-DIRECTIONS = {"a2b": "G_AB", "b2a": "G_BA"}
 
 
 def _model_class(folder: Path) -> str:
@@ -133,30 +130,6 @@ def translate_images(
     return torch.cat(out) if out else images.clone()
 
 
-def _input_files(inp: Path) -> list[Path]:
-    if inp.is_file():
-        return [inp]
-    if inp.is_dir():
-        files = sorted(p for p in inp.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
-        if files:
-            return files
-        raise UserError(f"--input {inp} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
-    raise UserError(f"--input {inp} does not exist; pass an image file or a folder of images")
-
-
-def _read_image(path: Path, channels: int, size: int) -> np.ndarray:
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if img.size != (size, size):
-                img = img.convert("RGB" if channels == 3 else "L").resize(
-                    (size, size), Image.Resampling.BILINEAR
-                )
-            return pil_to_uint8(img, channels).transpose(2, 0, 1)
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"cannot read image {path} ({exc}); delete it or fix it") from None
-
-
 def translate_files(
     G: ResnetGenerator,
     inp: str | os.PathLike,
@@ -165,12 +138,12 @@ def translate_files(
 ) -> list[Path]:
     """Translate an image file or every image in a folder; writes <outdir>/<relative name>.png."""
     inp, outdir = Path(inp), Path(outdir)
-    files = _input_files(inp)
+    files = input_files(inp)
     size, channels = G.config.img_resolution, G.config.in_channels
     written = []
     for start in range(0, len(files), batch_size):
         chunk = files[start : start + batch_size]
-        imgs = np.stack([_read_image(f, channels, size) for f in chunk])
+        imgs = np.stack([read_image(f, channels, size) for f in chunk])
         for f, img in zip(chunk, translate_images(G, imgs, batch_size)):
             rel = f.relative_to(inp) if inp.is_dir() else Path(f.name)
             written.append(save_image(img, (outdir / rel).with_suffix(".png")))
@@ -199,8 +172,6 @@ def run_options(network: str | os.PathLike) -> dict:
 
 def _domain_images(ds, num: int | None, size: int) -> torch.Tensor:
     """A fixed subset (seed 0) of up to `num` images of a dataset as uint8 at `size` x `size`."""
-    from stylegen.training.cyclegan import resize_to
-
     idx = np.arange(len(ds))
     if num is not None and num < len(ds):
         idx = np.sort(np.random.default_rng(0).permutation(len(ds))[:num])
@@ -227,7 +198,7 @@ def evaluate(
     Uses a fixed subset of `num` images per domain (all when None). `detector` is an
     InceptionFeatures (default: stylegen.metrics.load_detector(), offline).
     """
-    from stylegen.data.datasets import open_dataset
+    from stylegen.data.open import open_dataset
     from stylegen.metrics.image_quality import psnr, ssim
 
     gens = {d: load_translator(network, d, device) for d in DIRECTIONS}

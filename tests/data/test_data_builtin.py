@@ -22,7 +22,8 @@ from stylegen.data.builtin import (
     read_idx,
     render_emoji,
 )
-from stylegen.data.datasets import InMemoryDataset, open_dataset
+from stylegen.data.datasets import InMemoryDataset
+from stylegen.data.open import open_dataset
 from stylegen.errors import UserError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,9 +17,9 @@ from PIL import Image
 from stylegen.data.datasets import (
     ImageFolderDataset,
     InMemoryDataset,
-    open_dataset,
     pil_to_uint8,
 )
+from stylegen.data.open import open_dataset
 from stylegen.errors import UserError
 
 RNG = np.random.default_rng(1234)

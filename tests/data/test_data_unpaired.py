@@ -5,7 +5,8 @@ import pytest
 from PIL import Image
 
 from stylegen.data.builtin import class_slug, fashion_mnist_arrays
-from stylegen.data.datasets import InMemoryDataset, UnpairedDataset, open_dataset
+from stylegen.data.datasets import InMemoryDataset, UnpairedDataset
+from stylegen.data.open import open_dataset
 from stylegen.errors import UserError
 
 

@@ -28,7 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from stylegen.config import DiscriminatorConfig, GeneratorConfig, StyleGAN3GeneratorConfig
+from stylegen.models.discriminator import DiscriminatorConfig
+from stylegen.models.stylegan2 import GeneratorConfig
+from stylegen.models.stylegan3 import StyleGAN3GeneratorConfig
 
 FAKE_SOURCE = "# stand-in for the official training/networks.py; never executed\n"
 

@@ -16,10 +16,11 @@ import torch
 import stylegen
 from stylegen.checkpoint import load as load_checkpoint
 from stylegen.commands import main
-from stylegen.config import DiscriminatorConfig, GeneratorConfig
 from stylegen.errors import UserError
 from stylegen.interop import nvlabs
 from stylegen.models import Discriminator, Generator
+from stylegen.models.discriminator import DiscriminatorConfig
+from stylegen.models.stylegan2 import GeneratorConfig
 from tests.interop.official_pickles import (
     EasyDict,
     Persistent,

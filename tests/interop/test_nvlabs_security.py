@@ -285,7 +285,15 @@ def tensorflow_names():
 
     class Network:
         def __init__(self, name):
-            self.state = dict(version=4, name=name, static_kwargs={}, build_func_name="G_main")
+            self.state = dict(
+                version=4,
+                name=name,
+                static_kwargs={},
+                components={},
+                build_module_src="raise SystemExit('never run')\n",
+                build_func_name="training.networks_stylegan2.G_main",
+                variables=[],
+            )
 
         def __getstate__(self):
             return self.state
@@ -307,14 +315,25 @@ def tensorflow_names():
                 sys.modules[n] = m
 
 
-def test_tensorflow_snapshot_is_detected(tmp_path, capsys):
+def test_tensorflow_stylegan2_snapshot_is_detected(tmp_path, capsys):
+    """TF-era networks are read as data (ProGAN and StyleGAN 2019 convert: test_nvlabs_tf.py);
+    a TF StyleGAN2 one is refused with the way to convert it."""
     with tensorflow_names() as Network:
         data = pickle.dumps((Network("G"), Network("D"), Network("Gs")), protocol=3)
     path = tmp_path / "stylegan2-ffhq-config-f.pkl"
     path.write_bytes(data)
-    with pytest.raises(UserError, match="TensorFlow-era StyleGAN/StyleGAN2 snapshot.*legacy.py"):
-        nvlabs.read_snapshot(path)
+    snapshot = nvlabs.read_snapshot(path)
+    with pytest.raises(UserError, match="TensorFlow StyleGAN2 network.*legacy.py"):
+        snapshot.build("G_ema")
     assert main(["convert", str(path), str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert "TensorFlow-era" in err and "dnnlib.tflib.network.Network" in err
+    assert "TensorFlow StyleGAN2" in err and "networks_stylegan2.G_main" in err
     assert err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_other_tensorflow_names_are_refused(tmp_path):
+    path = tmp_path / "tf.pkl"
+    path.write_bytes(b"\x80\x03cdnnlib.tflib.tfutil\nrun\n)R.")  # dnnlib.tflib.tfutil.run()
+    with pytest.raises(UserError, match="names dnnlib.tflib.tfutil.run.*nothing from the file"):
+        nvlabs.read_snapshot(path)

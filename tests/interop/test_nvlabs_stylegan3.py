@@ -18,11 +18,11 @@ from PIL import Image
 import stylegen
 from stylegen.checkpoint import load as load_checkpoint
 from stylegen.commands import main
-from stylegen.config import DiscriminatorConfig, StyleGAN3GeneratorConfig
 from stylegen.errors import UserError
 from stylegen.interop import nvlabs
 from stylegen.models import Discriminator
-from stylegen.models.stylegan3 import Generator
+from stylegen.models.discriminator import DiscriminatorConfig
+from stylegen.models.stylegan3 import Generator, StyleGAN3GeneratorConfig
 from tests.interop.official_pickles import (
     network_record,
     perturbed,

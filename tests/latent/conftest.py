@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from stylegen.latent.perceptual import PerceptualEmbedding
-from stylegen.models.registry import build_generator
+from stylegen.models.registry import build_model
 from stylegen.training.stylegan_config import build_configs
 
 
@@ -25,7 +25,7 @@ def tiny_generator(
     )
     g = dataclasses.replace(g, **fields).validate()
     torch.manual_seed(seed)
-    G = build_generator(g).eval().requires_grad_(False)
+    G = build_model(g).eval().requires_grad_(False)
     with torch.no_grad():
         for name, p in G.named_parameters():
             if name.endswith("noise_strength"):

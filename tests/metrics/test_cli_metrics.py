@@ -8,9 +8,9 @@ from PIL import Image
 
 from stylegen import checkpoint
 from stylegen.commands import main
-from stylegen.config import GeneratorConfig
 from stylegen.metrics.features import file_sha1
 from stylegen.models import Generator
+from stylegen.models.stylegan2 import GeneratorConfig
 
 from .conftest import TinyNet, jit_save
 

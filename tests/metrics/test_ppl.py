@@ -8,12 +8,12 @@ from safetensors.torch import save_file
 
 from stylegen import checkpoint
 from stylegen.commands import main
-from stylegen.config import GeneratorConfig
 from stylegen.errors import UserError
 from stylegen.metrics.compute import calc_metric
 from stylegen.metrics.lpips import LPIPSVGG16, convert_lpips_weights, load_lpips
 from stylegen.metrics.ppl import perceptual_images, ppl_distances, ppl_from_distances, slerp
 from stylegen.models import Generator
+from stylegen.models.stylegan2 import GeneratorConfig
 
 # VGG-16 topology with narrow layers: numbers are conv widths, "M" a 2x2 max pool, "T" a tap.
 NARROW = [4, 4, "T", "M", 6, 6, "T", "M", 5, 5, 5, "T", "M", 7, 7, 7, "T", "M", 3, 3, 3, "T"]

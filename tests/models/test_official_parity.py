@@ -13,8 +13,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from stylegen.config import DiscriminatorConfig, GeneratorConfig
 from stylegen.models import Discriminator, Generator
+from stylegen.models.discriminator import DiscriminatorConfig
+from stylegen.models.stylegan2 import GeneratorConfig
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 KEYS = json.loads((FIXTURES / "official_state_dict_keys.json").read_text())

@@ -18,10 +18,10 @@ import torch
 from safetensors.torch import load_file
 
 from stylegen import checkpoint
-from stylegen.config import StyleGAN3GeneratorConfig
 from stylegen.errors import UserError
 from stylegen.models.stylegan3 import (
     Generator,
+    StyleGAN3GeneratorConfig,
     design_lowpass_filter,
     input_transform,
     layer_specs,

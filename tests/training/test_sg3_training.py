@@ -8,9 +8,9 @@ import torch
 
 from stylegen import checkpoint
 from stylegen.commands import main
-from stylegen.config import StyleGAN3GeneratorConfig
 from stylegen.errors import UserError
 from stylegen.models.stylegan3 import Generator as SG3Generator
+from stylegen.models.stylegan3 import StyleGAN3GeneratorConfig
 from stylegen.training import losses
 from stylegen.training.stylegan import train
 from stylegen.training.stylegan_config import TrainConfig, build_configs

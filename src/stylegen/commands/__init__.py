@@ -25,6 +25,7 @@ from stylegen.commands import (
     metrics,
     mix,
     project,
+    reconstruct,
     serve,
     train,
     translate,
@@ -44,6 +45,7 @@ from stylegen.errors import (
 COMMANDS = (
     train,
     generate,
+    reconstruct,
     dataset,
     demo,
     convert,
@@ -61,7 +63,7 @@ COMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from stylegen import __version__
+    from stylegen.version import __version__
 
     parser = Parser(prog="stylegen", description="Style-based image synthesis in pure PyTorch.")
     parser.add_argument("--version", action="version", version=f"stylegen {__version__}")

@@ -1,7 +1,8 @@
 """What the command modules share: the parser class that reports bad flags in one line, the
-default device, the output-folder check, the training progress bar, and the two helpers that tie
-flags to the config dataclasses (`config_default` for a flag's default, `config_from_args` to
-build the config from parsed flags), so that no default or field list is typed twice.
+default device and the device check (`pick_device`), the output-folder check, the training
+progress bar, and the two helpers that tie flags to the config dataclasses (`config_default` for
+a flag's default, `config_from_args` to build the config from parsed flags), so that no default
+or field list is typed twice.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ def default_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def pick_device(requested: str | None) -> str:
+    """The device a command runs on: `requested` (--device) checked against this machine, or the
+    default (cuda when available, else cpu). A device the machine lacks is one line, exit 2."""
+    from stylegen.devices import check_device  # on use: it imports torch
+
+    return str(check_device(requested or default_device()))
 
 
 def check_writable(outdir: Path) -> None:
@@ -121,8 +130,19 @@ def _progress_bar(p):
     )
 
 
+# (label, stats key, decimals) shown in the progress bar when the family reports the key
+SUMMARY_KEYS = (
+    ("sec/kimg", "Timing/sec_per_kimg", 1),
+    ("G", "Loss/G/loss", 2),
+    ("D", "Loss/D/loss", 2),
+    ("aug", "Progress/augment", 3),
+    ("ELBO", "Loss/VAE/elbo", 1),
+)
+
+
 def _tick_summary(s: dict[str, float]) -> str:
-    return (
-        f"sec/kimg {s.get('Timing/sec_per_kimg', 0):.1f} G {s.get('Loss/G/loss', 0):.2f} "
-        f"D {s.get('Loss/D/loss', 0):.2f} aug {s.get('Progress/augment', 0):.3f}"
+    return " ".join(
+        f"{label} {s[key]:.{decimals}f}"
+        for label, key, decimals in SUMMARY_KEYS
+        if isinstance(s.get(key), (int, float))
     )

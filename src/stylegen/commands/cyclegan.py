@@ -17,7 +17,7 @@ from stylegen.commands.common import (
     Subparsers,
     config_default,
     config_from_args,
-    default_device,
+    pick_device,
     with_progress,
 )
 from stylegen.errors import UserError
@@ -103,7 +103,7 @@ def run_train(args: argparse.Namespace) -> int:
             lambda cb: resume_cyclegan(args.resume, cb, args.epochs, args.decay_epochs)
         )
     else:
-        cfg = make_config(args, args.device or default_device())
+        cfg = make_config(args, pick_device(args.device))
         snap = with_progress(lambda cb: train_cyclegan(cfg, cb))
     _print_summary(snap)
     return 0
@@ -146,11 +146,13 @@ def _format_scores(scores: dict[str, float]) -> str:
 def run_eval(args: argparse.Namespace) -> int:
     from stylegen.translate import evaluate, run_options
 
+    device = pick_device(args.device)
+    if args.num < 1:
+        raise UserError(f"--num {args.num} must be >= 1")
     data_a, data_b = args.data_a, args.data_b
     if data_a is None or data_b is None:
         options = run_options(args.network)
         data_a, data_b = data_a or options["data_a"], data_b or options["data_b"]
-    device = args.device or default_device()
     scores = evaluate(
         args.network,
         data_a,

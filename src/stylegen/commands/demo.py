@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from stylegen.commands.common import Subparsers, default_device, with_progress
+from stylegen.commands.common import Subparsers, pick_device, with_progress
 from stylegen.training.stylegan_config import DEMO_CONFIG
 
 
@@ -21,9 +21,7 @@ def register(subparsers: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from stylegen.training.stylegan import train  # on use: it imports torch and the models
 
-    cfg = dataclasses.replace(
-        DEMO_CONFIG, outdir=args.outdir, device=args.device or default_device()
-    )
+    cfg = dataclasses.replace(DEMO_CONFIG, outdir=args.outdir, device=pick_device(args.device))
     if args.kimg is not None:
         cfg = dataclasses.replace(cfg, kimg=args.kimg)
     snap = with_progress(lambda cb: train(cfg, cb))

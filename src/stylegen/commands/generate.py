@@ -5,9 +5,10 @@ translated and rotated."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
-from stylegen.commands.common import Subparsers, check_writable, default_device
+from stylegen.commands.common import Subparsers, check_writable, pick_device
 from stylegen.errors import UserError
 
 
@@ -25,7 +26,14 @@ def register(subparsers: Subparsers) -> None:
     )
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi (default 1)")
     p.add_argument("--trunc-cutoff", type=int, default=None, help="truncate only the first N ws")
-    p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label")
+    p.add_argument(
+        "--class",
+        dest="class_idx",
+        type=class_arg,
+        default=None,
+        help="class label of a conditional network, or 'all': each seed once per class "
+        "(grid.png: a row per class)",
+    )
     p.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
     p.add_argument("--outdir", required=True, help="where to write seedNNNN.png")
     p.add_argument("--grid", action="store_true", help="also write grid.png")
@@ -47,26 +55,42 @@ def register(subparsers: Subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def class_arg(text: str) -> int | str:
+    """--class N or --class all."""
+    if text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a class number or 'all'") from None
+
+
 def run(args: argparse.Namespace) -> int:
-    from stylegen.generate import parse_seeds
+    from stylegen.generate import check_generation_args, parse_seeds, parse_translate
     from stylegen.translate import check_not_cyclegan
 
+    device = pick_device(args.device)
     check_not_cyclegan(args.network)
     if args.ws is not None:
-        return _run_ws(args)
+        return _run_ws(args, device)
     seeds = parse_seeds(args.seeds if args.seeds is not None else "0-7")
-    if args.batch < 1:
-        raise UserError(f"--batch {args.batch} must be >= 1")
-    device = args.device or default_device()
+    check_generation_args(args.trunc, args.trunc_cutoff, args.batch)
+    if args.rotate is not None and not math.isfinite(args.rotate):
+        raise UserError(f"--rotate {args.rotate} must be a finite number of degrees")
+    if args.translate is not None:
+        parse_translate(args.translate)  # checked before the network is loaded
     G = _load_generator(args, device)
     outdir = Path(args.outdir)
     check_writable(outdir)
-    _write_images(G, seeds, args, device, outdir)
-    print(f"wrote {len(seeds)} images to {outdir}")
+    if args.class_idx == "all":
+        count = _write_class_rows(G, seeds, args, device, outdir)
+    else:
+        count = _write_images(G, seeds, args, device, outdir)
+    print(f"wrote {count} images to {outdir}")
     return 0
 
 
-def _run_ws(args: argparse.Namespace) -> int:
+def _run_ws(args: argparse.Namespace, device: str) -> int:
     """--ws FILE: one ws0000.png per latent, rendered as saved (with the file's noise maps)."""
     from stylegen.images import make_grid, save_image
     from stylegen.latent.ws import render_ws_file
@@ -85,7 +109,6 @@ def _run_ws(args: argparse.Namespace) -> int:
         raise UserError(f"--ws renders saved latents as they are; drop {', '.join(given)}")
     if args.batch < 1:
         raise UserError(f"--batch {args.batch} must be >= 1")
-    device = args.device or default_device()
     G = _load_generator(args, device, check_class=False)
     images = render_ws_file(G, args.ws, args.noise_mode, args.batch, device)
     outdir = Path(args.outdir)
@@ -104,7 +127,12 @@ def _load_generator(args: argparse.Namespace, device: str, check_class: bool = T
     from stylegen.generate import class_labels
 
     G = load(args.network, device=device)
-    if check_class:
+    if check_class and args.class_idx == "all":
+        if not getattr(G, "c_dim", 0):
+            raise UserError(
+                "--class all needs a conditional network; this one is not: drop --class"
+            )
+    elif check_class:
         class_labels(G, args.class_idx, 1)  # check --class before anything is written
     if args.translate is not None or args.rotate is not None:
         from stylegen.generate import parse_translate, set_input_transform
@@ -114,7 +142,7 @@ def _load_generator(args: argparse.Namespace, device: str, check_class: bool = T
     return G
 
 
-def _write_images(G, seeds: list[int], args: argparse.Namespace, device: str, outdir: Path) -> None:
+def _write_images(G, seeds: list[int], args: argparse.Namespace, device: str, outdir: Path) -> int:
     import torch
     from tqdm import tqdm
 
@@ -141,3 +169,28 @@ def _write_images(G, seeds: list[int], args: argparse.Namespace, device: str, ou
             bar.update(len(chunk))
     if args.grid:
         save_image(make_grid(torch.cat(images)), outdir / "grid.png")
+    return len(seeds)
+
+
+def _write_class_rows(
+    G, seeds: list[int], args: argparse.Namespace, device: str, outdir: Path
+) -> int:
+    """--class all: seedNNNN-classKK.png for every seed and class; grid.png a row per class."""
+    from stylegen.generate import class_rows
+    from stylegen.images import make_grid, save_image
+
+    rows = class_rows(
+        G,
+        seeds,
+        truncation_psi=args.trunc,
+        truncation_cutoff=args.trunc_cutoff,
+        noise_mode=args.noise_mode,
+        batch_size=args.batch,
+        device=device,
+    )
+    for k, row in enumerate(rows):
+        for seed, img in zip(seeds, row):
+            save_image(img, outdir / f"seed{seed:04d}-class{k:02d}.png")
+    if args.grid:
+        save_image(make_grid(rows.flatten(0, 1), ncols=len(seeds)), outdir / "grid.png")
+    return rows.shape[0] * rows.shape[1]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from stylegen.commands.common import default_device
+from stylegen.commands.common import pick_device
 from stylegen.errors import UserError
 
 NETWORK_HELP = "checkpoint folder, run folder (newest snapshot) or official .pkl"
@@ -22,7 +22,7 @@ def load_generator(args: argparse.Namespace):
     from stylegen.checkpoint import load
     from stylegen.latent.layers import family
 
-    device = args.device or default_device()
+    device = pick_device(args.device)
     G = load(args.network, device=device)
     family(G)  # a UserError for anything but a StyleGAN2/3 generator
     return G, device

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from stylegen.commands.common import Subparsers, default_device
+from stylegen.commands.common import Subparsers, pick_device
 from stylegen.errors import UserError
 
 
@@ -30,8 +30,11 @@ def register(subparsers: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from stylegen.metrics.report import evaluate_network, format_table
 
+    device = pick_device(args.device)
     if args.batch < 1:
         raise UserError(f"--batch {args.batch} must be >= 1")
+    if args.num is not None and args.num < 1:
+        raise UserError(f"--num {args.num} must be >= 1")
     results, path = evaluate_network(
         args.network,
         args.metrics,
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         lpips_path=args.lpips,
         batch_size=args.batch,
         use_cache=not args.no_cache,
-        device=args.device or default_device(),
+        device=device,
         progress=sys.stderr.isatty(),
     )
     print(format_table(results))

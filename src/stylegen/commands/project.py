@@ -55,8 +55,8 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument(
         "--perceptual-size",
         type=int,
-        default=128,
-        help="smaller images are upsampled to this size for the perceptual network (128)",
+        default=64,
+        help="smaller images are upsampled to this size for the perceptual network (64)",
     )
     p.add_argument("--pti", action="store_true", help="then tune G around the latent (PTI)")
     p.add_argument("--pti-steps", type=int, default=config_default(PTIConfig, "steps"))

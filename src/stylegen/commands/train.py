@@ -24,7 +24,7 @@ from stylegen.commands.common import (
     Subparsers,
     config_default,
     config_from_args,
-    default_device,
+    pick_device,
     with_progress,
 )
 from stylegen.config import DIST_BACKENDS, config_to_dict
@@ -56,7 +56,7 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
         "--preset",
         default=None,
         help="the family's recipe (StyleGAN: tiny, cpu32 (default), cifar, paper256, "
-        "stylegan3-t, stylegan3-t-cpu, ...)",
+        "stylegan3-t, stylegan3-t-cpu, ...; --arch gan/dcgan/cgan/vae: cpu32, paper64, tiny)",
     )
     p.add_argument("--cond", action="store_true", help="class-conditional training")
     p.add_argument("--labels", default=_default("labels"), choices=["json", "folders"])
@@ -118,6 +118,12 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
         help="e.g. fid10k_full (default none)",
     )
     p.add_argument("--seed", type=int, default=_default("seed"))
+    p.add_argument(
+        "--max-nonfinite",
+        type=int,
+        default=_default("max_nonfinite"),
+        help="stop (exit 3) after N minibatches in a row with non-finite losses",
+    )
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument(
@@ -145,8 +151,9 @@ def _add_distributed_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _add_family_flags(p: argparse.ArgumentParser) -> None:
-    """A flag for every field of the other families' configs that has none yet."""
-    taken = {a.dest for a in p._actions}
+    """A flag for every field of the other families' configs that has none yet (a TrainConfig
+    field without a flag, such as max_nonfinite, stays without one)."""
+    taken = {a.dest for a in p._actions} | {f.name for f in dataclasses.fields(TrainConfig)}
     group = None
     for entry in families.FAMILY_TABLE:
         if not entry.arches or entry.kind == families.DEFAULT_KIND:
@@ -187,7 +194,7 @@ def metric_names(text: str) -> tuple[str, ...]:
 def run(args: argparse.Namespace) -> int:
     from stylegen.training import distributed  # on use: it imports torch
 
-    device = args.device or ("cpu" if args.cpu_procs else default_device())
+    device = pick_device(args.device or ("cpu" if args.cpu_procs else None))
     nprocs = distributed.process_count(args.gpus, args.cpu_procs, device)
     distributed.resolve_backend(args.dist_backend, device)  # e.g. NCCL without CUDA
     launching = nprocs > 1 and not distributed.is_worker()
@@ -246,7 +253,23 @@ def _train(args: argparse.Namespace, cfg: TrainConfig | None, progress: Callable
         kimg=args.kimg,
         batch_gpu=args.batch_gpu,
         dist_backend=args.dist_backend,
+        **_family_flags_set(args),
     )
+
+
+def _family_flags_set(args: argparse.Namespace) -> dict[str, Any]:
+    """The other families' flags given on the command line (their fields, not TrainConfig's):
+    with --resume they change the run's options, and a run without such a field refuses them."""
+    own = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {}
+    for entry in families.FAMILY_TABLE:
+        if not entry.arches or entry.kind == families.DEFAULT_KIND:
+            continue
+        for f in dataclasses.fields(entry.config_class()):
+            value = getattr(args, f.name, None)
+            if f.name not in own and value is not None:
+                values[f.name] = value
+    return values
 
 
 def _launch(args: argparse.Namespace, nprocs: int) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from stylegen.commands.common import Subparsers, check_writable, default_device
+from stylegen.commands.common import Subparsers, check_writable, pick_device
 from stylegen.errors import UserError
 
 
@@ -23,9 +23,9 @@ def register(subparsers: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from stylegen.translate import load_translator, translate_files
 
+    device = pick_device(args.device)
     if args.batch < 1:
         raise UserError(f"--batch {args.batch} must be >= 1")
-    device = args.device or default_device()
     G = load_translator(args.network, args.direction, device=device)
     outdir = Path(args.outdir)
     check_writable(outdir)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
-from stylegen.commands.common import Subparsers, default_device
+from stylegen.commands.common import Subparsers, pick_device
 from stylegen.errors import UserError
 
 
@@ -28,12 +29,21 @@ def register(subparsers: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from stylegen.checkpoint import load
+    from stylegen.config import check_number
     from stylegen.generate import transform_frames
     from stylegen.images import save_gif
 
+    device = pick_device(args.device)
     out = Path(args.out)
     _check_out(out, args.fps)
-    device = args.device or default_device()
+    check_number("--frames", args.frames, integer=True, low=1)
+    check_number("--seed", args.seed, integer=True, low=0, high=2**32 - 1)
+    for flag, value in (
+        ("--trunc", args.trunc),
+        ("--translate-max", args.translate_max),
+        ("--rotate-max", args.rotate_max),
+    ):
+        check_number(flag, value)
     G = load(args.network, device=device)
     frames = transform_frames(
         G,
@@ -55,5 +65,5 @@ def _check_out(out: Path, fps: float) -> None:
         raise UserError(f"--out {out} must end in .gif")
     if out.is_dir():
         raise UserError(f"--out {out} is a folder; pass a file name ending in .gif")
-    if fps <= 0:
-        raise UserError(f"--fps {fps} must be > 0")
+    if not (math.isfinite(fps) and fps > 0):
+        raise UserError(f"--fps {fps} must be a finite number > 0")

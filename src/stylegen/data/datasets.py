@@ -17,8 +17,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import os
+import warnings
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,20 +38,42 @@ logger = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 LABEL_SOURCES = ("json", "folders")
 LABELS_FILE = "dataset.json"
+# Most classes (and longest label vector) a dataset may have. The largest class-conditional sets
+# in use (ImageNet-21k: 21,841 classes) fit with room to spare; beyond this a stray value such as
+# 3000000000 would make the one-hot label matrix and the conditioning layer allocate gigabytes.
+MAX_CLASSES = 100_000
 
 # Pillow modes holding one grey channel; every other mode becomes RGB (alpha is dropped).
 GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 _WIDE_GRAY_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 
 # Errors Pillow raises on files it cannot parse or that end early.
-_DECODE_ERRORS = (
+DECODE_ERRORS = (
     UnidentifiedImageError,
     OSError,
     SyntaxError,
     ValueError,
     EOFError,
     Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
 )
+
+
+@contextmanager
+def bombs_are_errors() -> Iterator[None]:
+    """Turn Pillow's decompression-bomb warning (more than Image.MAX_IMAGE_PIXELS pixels) into an
+    error, so that a huge image is reported as a bad file instead of being decoded (or failing
+    later with a traceback)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
+def describe_decode_error(e: BaseException) -> str:
+    """Why Pillow could not read an image, in words."""
+    if isinstance(e, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return f"too many pixels to decode safely: {e}"
+    return str(e)
 
 
 def uniform_hint(path: str | os.PathLike, resolution: int | str = "N") -> str:
@@ -127,10 +153,10 @@ def _probe(fp: Any) -> tuple[tuple[int, int], str]:
         raise BadImageError(f"truncated {fmt} file")
     fp.seek(0)
     try:
-        with Image.open(fp) as img:
+        with bombs_are_errors(), Image.open(fp) as img:
             return img.size, img.mode
-    except _DECODE_ERRORS as e:
-        raise BadImageError(f"not a readable image ({e})") from e
+    except DECODE_ERRORS as e:
+        raise BadImageError(f"not a readable image ({describe_decode_error(e)})") from e
 
 
 def _is_listed_image(name: str) -> bool:
@@ -165,7 +191,18 @@ class ImageSource:
 
     def _list_all(self) -> list[str]:
         if self.is_zip:
-            return sorted(n for n in self._zipfile().namelist() if not n.endswith("/"))
+            try:
+                infos = [i for i in self._zipfile().infolist() if not i.is_dir()]
+            except (zipfile.BadZipFile, ValueError, EOFError) as e:
+                raise UserError(f"dataset '{self.path}' is a damaged .zip ({e}): repack it") from e
+            encrypted = [i.filename for i in infos if i.flag_bits & 0x1]
+            if encrypted:
+                raise UserError(
+                    f"dataset '{self.path}' is an encrypted (password-protected) .zip "
+                    f"({len(encrypted)} encrypted file(s), first: '{encrypted[0]}'); stylegen "
+                    "cannot read those: unzip it with the password and pass the folder"
+                )
+            return sorted(i.filename for i in infos)
         names = []
         for root, dirs, files in os.walk(self.path, followlinks=True):
             dirs.sort()
@@ -186,9 +223,16 @@ class ImageSource:
         return name in self._all_names
 
     def open_file(self, name: str) -> Any:
-        """A seekable binary file object for one member."""
+        """A seekable binary file object for one member.
+
+        A member that zipfile cannot unpack (an unsupported compression method such as Deflate64,
+        or encryption) raises OSError, as other unreadable files do.
+        """
         if self.is_zip:
-            return io.BytesIO(self._zipfile().read(name))
+            try:
+                return io.BytesIO(self._zipfile().read(name))
+            except (RuntimeError, NotImplementedError) as e:
+                raise OSError(f"cannot unpack '{self.describe(name)}' ({e})") from e
         return open(self.path / name, "rb")  # noqa: SIM115 (callers close it)
 
     def read_json(self, name: str) -> Any:
@@ -199,6 +243,8 @@ class ImageSource:
             raise UserError(
                 f"'{self.describe(name)}' is not valid JSON ({e}): fix or remove it"
             ) from e
+        except (OSError, zipfile.BadZipFile) as e:
+            raise UserError(f"cannot read '{self.describe(name)}' ({e}): fix or remove it") from e
 
     def probe(self, name: str) -> tuple[tuple[int, int], str]:
         """((width, height), mode) of an image without decoding it; raises BadImageError."""
@@ -211,12 +257,12 @@ class ImageSource:
     def load(self, name: str) -> Image.Image:
         """Fully decode one image; raises BadImageError."""
         try:
-            with self.open_file(name) as f:
+            with self.open_file(name) as f, bombs_are_errors():
                 img = Image.open(f)
                 img.load()
                 return img
-        except (*_DECODE_ERRORS, zipfile.BadZipFile) as e:
-            raise BadImageError(f"cannot decode image ({e})") from e
+        except (*DECODE_ERRORS, zipfile.BadZipFile) as e:
+            raise BadImageError(f"cannot decode image ({describe_decode_error(e)})") from e
 
     def describe(self, name: str) -> str:
         """How to name a member in messages: path/to/folder/name or archive.zip:name."""
@@ -232,17 +278,22 @@ class ImageSource:
 
 
 def scan_images(
-    source: ImageSource, names: list[str], *, skip_bad: bool
+    source: ImageSource, names: list[str], *, skip_bad: bool, decode: bool = False
 ) -> tuple[list[str], list[tuple[int, int]], list[str], list[str]]:
     """Probe every image: (good names, their sizes, their modes, bad names).
 
     Without skip_bad the first bad file raises a UserError naming it; with skip_bad bad files are
-    returned separately and the caller reports how many were skipped.
+    returned separately and the caller reports how many were skipped. decode=True decodes every
+    image fully instead of checking its header and end, which also finds broken pixel data.
     """
     good, sizes, modes, bad = [], [], [], []
     for name in names:
         try:
-            size, mode = source.probe(name)
+            if decode:
+                with source.load(name) as img:
+                    size, mode = img.size, img.mode
+            else:
+                size, mode = source.probe(name)
         except BadImageError as e:
             if not skip_bad:
                 raise UserError(
@@ -270,34 +321,104 @@ def json_labels(source: ImageSource, names: list[str]) -> tuple[np.ndarray, list
     entries = meta.get("labels") if isinstance(meta, dict) else None
     if entries is None:
         raise UserError(f"labels were requested but '{where}' has no labels (null): {fix}")
-    try:
-        table = {str(fname).replace("\\", "/"): label for fname, label in entries}
-    except (TypeError, ValueError) as e:
-        raise UserError(f"'{where}' labels must be a list of [name, label] pairs: {fix}") from e
+    if not isinstance(entries, list):
+        raise UserError(f"'{where}' labels must be a list of [name, label] pairs: {fix}")
+    table: dict[str, Any] = {}
+    for entry in entries:
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
+            raise UserError(
+                f"'{where}' labels must be a list of [name, label] pairs, found {_short(entry)}: "
+                f"{fix}"
+            )
+        fname = entry[0].replace("\\", "/")
+        if fname in table and table[fname] != entry[1]:
+            raise UserError(
+                f"'{where}' gives '{fname}' two labels ({_short(table[fname])} and "
+                f"{_short(entry[1])}): keep one"
+            )
+        table[fname] = entry[1]
     missing = [n for n in names if n not in table]
     if missing:
         raise UserError(
             f"labels were requested but {len(missing)} image(s) have no entry in '{where}' "
             f"(first: '{missing[0]}'): add them or turn labels off"
         )
-    try:
-        raw = np.array([table[n] for n in names])
-    except ValueError as e:
-        raise UserError(f"'{where}' labels must all have the same shape: {e}") from e
-    if raw.ndim == 1 and np.issubdtype(raw.dtype, np.integer) and raw.min() >= 0:
-        labels = raw.astype(np.int64)
-    elif raw.ndim == 2 and np.issubdtype(raw.dtype, np.number):
-        labels = raw.astype(np.float32)
-    else:
-        raise UserError(
-            f"'{where}' labels must be class indices >= 0 or equal-length number lists: {fix}"
-        )
+    labels = _checked_labels([(n, table[n]) for n in names], where)
     class_names = meta.get("class_names")
     if not (isinstance(class_names, list) and all(isinstance(c, str) for c in class_names)):
         class_names = None
+    if class_names is not None and len(class_names) > MAX_CLASSES:
+        raise UserError(
+            f"'{where}' lists {len(class_names)} class_names; stylegen allows at most "
+            f"{MAX_CLASSES} classes: fix or remove class_names"
+        )
     if class_names is not None and labels.ndim == 1 and len(class_names) <= labels.max():
         class_names = None  # inconsistent names are ignored rather than trusted
     return labels, class_names
+
+
+def _short(value: Any) -> str:
+    """A JSON value for a message, cut to a readable length."""
+    text = json.dumps(value) if _jsonable(value) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _is_number(x: Any) -> bool:
+    """A JSON number that is not a boolean (in Python, True is an int)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _checked_labels(pairs: list[tuple[str, Any]], where: str) -> np.ndarray:
+    """Labels of (name, value) pairs as int64 class indices [N] or float32 vectors [N, D].
+
+    Every value is checked before any array is made: a class index is an integer (3 or 3.0) from
+    0 to MAX_CLASSES - 1 (the one-hot matrix and the conditioning layer grow with the largest
+    index); a vector is a list of finite numbers, all of one length of at most MAX_CLASSES.
+    Booleans, NaN, infinities, strings and nulls are refused, naming the file, image and value.
+    """
+
+    def bad(name: str, value: Any, why: str) -> UserError:
+        return UserError(
+            f"'{where}' label of '{name}' is {_short(value)}: {why}; labels are class indices "
+            f"0..{MAX_CLASSES - 1} or equal-length lists of finite numbers"
+        )
+
+    first_name, first = pairs[0]
+    vector = isinstance(first, list)
+    if vector and not 1 <= len(first) <= MAX_CLASSES:
+        raise bad(first_name, first, f"a label vector needs 1 to {MAX_CLASSES} numbers")
+    out = []
+    for name, value in pairs:
+        if vector:
+            if not isinstance(value, list):
+                raise bad(name, value, f"expected a list of {len(first)} numbers like the others")
+            if len(value) != len(first):
+                raise bad(
+                    name,
+                    value,
+                    f"{len(value)} numbers, but '{first_name}' has {len(first)}; all need the "
+                    "same length",
+                )
+            if not all(_is_number(x) and math.isfinite(x) for x in value):
+                raise bad(name, value, "every entry must be a finite number (no NaN, inf, bool)")
+            out.append(value)
+            continue
+        if isinstance(value, bool) or not _is_number(value):
+            raise bad(name, value, "not a class index (an integer)")
+        if not math.isfinite(value) or value != int(value):
+            raise bad(name, value, "not an integer class index")
+        if not 0 <= value < MAX_CLASSES:
+            raise bad(name, value, f"out of range (at most {MAX_CLASSES} classes)")
+        out.append(int(value))
+    return np.asarray(out, dtype=np.float32 if vector else np.int64)
 
 
 def folder_labels(source: ImageSource, names: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -380,6 +501,11 @@ class ImageDataset(torch.utils.data.Dataset):
         num_classes = int(raw_labels.max()) + 1
         if self.class_names is not None:
             num_classes = max(num_classes, len(self.class_names))
+        if raw_labels.min() < 0 or num_classes > MAX_CLASSES:
+            raise UserError(
+                f"dataset '{self._name}' has class labels from {int(raw_labels.min())} to "
+                f"{num_classes - 1}; class indices must be 0..{MAX_CLASSES - 1}"
+            )
         onehot = np.zeros([n, num_classes], dtype=np.float32)
         onehot[np.arange(n), raw_labels.astype(np.int64)] = 1.0
         return onehot
@@ -484,14 +610,21 @@ class _ScanResult:
 
 
 def _scan_folder(source: ImageSource, skip_bad: bool) -> _ScanResult:
-    """List and probe the images of a source and check they are uniform."""
+    """List and probe the images of a source and check they are uniform.
+
+    With skip_bad every image is decoded once here, so that files whose header and end are intact
+    but whose pixels are broken are skipped too (a header check alone would let them through to
+    fail in the middle of training).
+    """
     names = source.image_names()
     if not names:
         raise UserError(
             f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in '{source.path}': "
             "point to a folder or .zip that holds them"
         )
-    good, sizes, modes, bad = scan_images(source, names, skip_bad=skip_bad)
+    if skip_bad:
+        logger.info("decoding %d images in %s to find unreadable ones", len(names), source.path)
+    good, sizes, modes, bad = scan_images(source, names, skip_bad=skip_bad, decode=skip_bad)
     if bad:
         logger.warning(
             "skipped %d unreadable image(s) in %s (first: %s)", len(bad), source.path, bad[0]
@@ -548,6 +681,7 @@ class ImageFolderDataset(ImageDataset):
         if labels not in LABEL_SOURCES:
             raise UserError(f"labels must be one of {', '.join(LABEL_SOURCES)}, got '{labels}'")
         self._source = ImageSource(path)
+        self._skip_bad = skip_bad
         scan = _scan_folder(self._source, skip_bad)
         self._names = scan.names
         self.num_skipped = scan.num_skipped
@@ -589,10 +723,13 @@ class ImageFolderDataset(ImageDataset):
         try:
             img = self._source.load(name)
         except BadImageError as e:
-            raise UserError(
-                f"bad image '{self._source.describe(name)}': {e}; "
-                "delete it, or skip bad files with skip_bad=True (--skip-bad)"
-            ) from e
+            fix = (
+                "it could be read when the dataset was opened: was it changed since? "
+                "Restore or delete it and start again"
+                if self._skip_bad
+                else "delete it, or skip bad files with skip_bad=True (--skip-bad)"
+            )
+            raise UserError(f"bad image '{self._source.describe(name)}': {e}; {fix}") from e
         arr = pil_to_uint8(img, self.num_channels).transpose(2, 0, 1)
         if list(arr.shape) != self.image_shape:
             raise UserError(
@@ -603,37 +740,6 @@ class ImageFolderDataset(ImageDataset):
 
     def close(self) -> None:
         self._source.close()
-
-
-def open_dataset(
-    spec: str | os.PathLike,
-    *,
-    use_labels: bool = False,
-    labels: str = "json",
-    max_size: int | None = None,
-    xflip: bool = False,
-    skip_bad: bool = False,
-    random_seed: int = 0,
-) -> ImageDataset:
-    """Open a built-in dataset by name ('fashion-mnist', 'emoji', or one class of it such as
-    'fashion-mnist:sneaker') or a folder / .zip of images.
-
-    `labels` and `skip_bad` only matter for folders and zips; built-ins carry their own labels.
-    An existing path wins over a built-in name, so a folder called 'emoji' can still be opened.
-    """
-    # Imported here because builtin.py builds on this module's classes.
-    from stylegen.data.builtin import BUILTIN_DATASETS, open_builtin
-
-    common = dict(use_labels=use_labels, max_size=max_size, xflip=xflip, random_seed=random_seed)
-    path = Path(spec)
-    if not path.exists():
-        if str(spec).partition(":")[0] in BUILTIN_DATASETS:  # 'fashion-mnist:sneaker' too
-            return open_builtin(str(spec), **common)
-        raise UserError(
-            f"dataset '{spec}' is neither an existing folder or .zip nor a built-in dataset "
-            f"({', '.join(BUILTIN_DATASETS)})"
-        )
-    return ImageFolderDataset(path, labels=labels, skip_bad=skip_bad, **common)
 
 
 def _convert_hint(ds: ImageDataset, channels: int) -> str:

@@ -39,6 +39,7 @@ from stylegen.data.datasets import (
     scan_images,
 )
 from stylegen.errors import UserError
+from stylegen.fileio import atomic_file
 
 logger = logging.getLogger(__name__)
 
@@ -199,16 +200,15 @@ def convert_dataset(
         raise UserError(f"--channels {channels} must be 1 (grey) or 3 (RGB)")
 
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     try:
-        count, late_bad = _write_zip(
-            tmp, src, good, label_values, class_names, channels, resolution, transform, skip_bad
-        )
-        if count == 0:
-            raise UserError(f"none of the {len(names)} images in '{src.path}' can be read")
-        os.replace(tmp, dest)
+        # Written under a temporary name and renamed: a full disk or Ctrl-C leaves no partial zip.
+        with atomic_file(dest) as tmp:
+            count, late_bad = _write_zip(
+                tmp, src, good, label_values, class_names, channels, resolution, transform, skip_bad
+            )
+            if count == 0:
+                raise UserError(f"none of the {len(names)} images in '{src.path}' can be read")
     finally:
-        tmp.unlink(missing_ok=True)
         src.close()
     if bad or late_bad:
         logger.warning("skipped %d unreadable image(s) in %s", len(bad) + late_bad, src.path)

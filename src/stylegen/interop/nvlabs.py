@@ -72,8 +72,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from stylegen.config import DiscriminatorConfig, GeneratorConfig
 from stylegen.errors import UserError
+from stylegen.fileio import fsync_files, publish_permissions, replace_dir
+from stylegen.interop import nvlabs_tf
+from stylegen.interop.nvlabs_tf import TFNetworkRecord
+from stylegen.models import stylegan3
+from stylegen.models.discriminator import Discriminator, DiscriminatorConfig
+from stylegen.models.serialization import CONFIG_FILE, write_checkpoint_files
+from stylegen.models.stylegan2 import Generator, GeneratorConfig
+from stylegen.models.stylegan3 import StyleGAN3GeneratorConfig
 
 __all__ = [
     "KNOWN_CLASS_NAMES",
@@ -331,6 +338,8 @@ _SAFE_GLOBALS: dict[tuple[str, str], Any] = {
     ("numpy._core.multiarray", "_reconstruct"): _NumpyArray,
 }
 _TENSORFLOW_MODULES = ("dnnlib.tflib", "tflib", "tensorflow")
+# TF-era snapshots (ProGAN, StyleGAN 2019): their Network objects as data (interop/nvlabs_tf.py).
+_TF_NETWORKS = {("dnnlib.tflib.network", "Network"), ("tfutil", "Network")}
 
 
 class _SnapshotUnpickler(pickle.Unpickler):
@@ -348,12 +357,14 @@ class _SnapshotUnpickler(pickle.Unpickler):
         safe = _SAFE_GLOBALS.get((module, name))
         if safe is not None:
             return safe
+        if (module, name) in _TF_NETWORKS:
+            return TFNetworkRecord
         if module.startswith(_TENSORFLOW_MODULES):
             raise UserError(
-                f"{self._path} is a TensorFlow-era StyleGAN/StyleGAN2 snapshot ({module}.{name}), "
-                "which stylegen does not read; convert it first with the official "
-                f"stylegan2-ada-pytorch code (`python legacy.py --source={self._path} "
-                "--dest=converted.pkl`) and pass converted.pkl"
+                f"{self._path} names {module}.{name}, which no TensorFlow-era ProGAN/StyleGAN "
+                "snapshot that stylegen reads contains (nothing from the file was run); for a "
+                "StyleGAN2 TF snapshot convert it first with the official stylegan2-ada-pytorch "
+                f"code (`python legacy.py --source={self._path} --dest=converted.pkl`)"
             )
         raise UserError(
             f"refusing {self._path}: it calls {module}.{name}, which no official StyleGAN "
@@ -382,10 +393,15 @@ class Snapshot:
     """An official snapshot, read safely: its networks as records plus the training-set info."""
 
     path: Path
-    networks: dict[str, PersistentRecord]
+    networks: dict[str, PersistentRecord | TFNetworkRecord]
     training_set: dict[str, Any] = field(default_factory=dict)
 
-    def record(self, which: str) -> PersistentRecord:
+    @property
+    def tensorflow(self) -> bool:
+        """A TF-era snapshot (ProGAN, StyleGAN 2019: interop/nvlabs_tf.py)."""
+        return any(isinstance(r, TFNetworkRecord) for r in self.networks.values())
+
+    def record(self, which: str) -> PersistentRecord | TFNetworkRecord:
         if which not in NETWORK_NAMES:
             raise UserError(f"unknown network {which!r}; choose one of: {', '.join(NETWORK_NAMES)}")
         if which not in self.networks:
@@ -394,31 +410,37 @@ class Snapshot:
         return self.networks[which]
 
     def kind(self, which: str) -> str:
-        return network_kind(self.record(which))
+        record = self.record(which)
+        if isinstance(record, TFNetworkRecord):
+            return nvlabs_tf.tf_kind(record)
+        return network_kind(record)
+
+    def _setting(self, ours: str, tf_name: str) -> int | None:
+        for name in NETWORK_NAMES:
+            if name in self.networks:
+                record = self.networks[name]
+                if isinstance(record, TFNetworkRecord):
+                    value = record.static_kwargs.get(tf_name)
+                else:
+                    value = record.init_kwargs.get(ours)
+                return value if _is_int(value) else None
+        return None
 
     @property
     def c_dim(self) -> int | None:
-        for name in NETWORK_NAMES:
-            if name in self.networks:
-                c_dim = self.networks[name].init_kwargs.get("c_dim")
-                return c_dim if _is_int(c_dim) else None
-        return None
+        return self._setting("c_dim", "label_size")
 
     @property
     def resolution(self) -> int | None:
         res = self.training_set.get("resolution")
         if _is_int(res):
             return res
-        for name in NETWORK_NAMES:
-            if name in self.networks:
-                res = self.networks[name].init_kwargs.get("img_resolution")
-                return res if _is_int(res) else None
-        return None
+        return self._setting("img_resolution", "resolution")
 
     def metadata(self, which: str) -> dict[str, Any]:
         """What a converted checkpoint records about where it came from."""
         return {
-            "source": "nvlabs-snapshot",
+            "source": "nvlabs-tf-snapshot" if self.tensorflow else "nvlabs-snapshot",
             "snapshot": str(self.path),
             "network": which,
             "official_kind": self.kind(which),
@@ -431,6 +453,10 @@ class Snapshot:
     def build(self, which: str = "G_ema") -> nn.Module:
         """Our module with the weights of network `which`, in eval mode, on the CPU."""
         record = self.record(which)
+        if isinstance(record, TFNetworkRecord):
+            model = nvlabs_tf.build_network(record, f"{which} ({record.name}) in {self.path}")
+            model.checkpoint_metadata = self.metadata(which)
+            return model
         kind = network_kind(record)
         entry = OFFICIAL_NETWORKS.get(kind)
         if entry is None:
@@ -467,6 +493,10 @@ def read_snapshot(path: str | os.PathLike) -> Snapshot:
     _check_records(root, path)
     if isinstance(root, PersistentRecord):  # a bare network pickled on its own
         root = {"D" if root.class_name == "Discriminator" else "G_ema": root}
+    if isinstance(root, TFNetworkRecord):
+        root = (root,)
+    if isinstance(root, tuple) and root and all(isinstance(r, TFNetworkRecord) for r in root):
+        return _tf_snapshot(path, root)
     networks = (
         {k: root[k] for k in NETWORK_NAMES if isinstance(root.get(k), PersistentRecord)}
         if isinstance(root, dict)
@@ -481,6 +511,22 @@ def read_snapshot(path: str | os.PathLike) -> Snapshot:
     return Snapshot(path, networks, _plain(training_set) if isinstance(training_set, dict) else {})
 
 
+def _tf_snapshot(path: Path, records: tuple) -> Snapshot:
+    """A TF-era snapshot: the tuple (G, D, Gs) the official training loops pickle, or one
+    network on its own (a generator counts as G_ema)."""
+    if len(records) == 3:
+        networks = dict(zip(("G", "D", "G_ema"), records))
+    elif len(records) == 1:
+        is_d = nvlabs_tf.tf_kind(records[0]).endswith("Discriminator")
+        networks = {"D" if is_d else "G_ema": records[0]}
+    else:
+        raise UserError(
+            f"{path} holds {len(records)} TensorFlow networks; official TF snapshots hold "
+            "(G, D, Gs)"
+        )
+    return Snapshot(path, networks)
+
+
 def _unpickle(path: Path) -> tuple[Any, dict[int, tuple[torch.Tensor, tuple]]]:
     _check_header(path)
     with warnings.catch_warnings():
@@ -492,7 +538,7 @@ def _unpickle(path: Path) -> tuple[Any, dict[int, tuple[torch.Tensor, tuple]]]:
                 return unpickler.load(), unpickler.built_tensors
         except UserError:
             raise
-        except _RefusedError as exc:
+        except (_RefusedError, nvlabs_tf.TFDataError) as exc:
             raise UserError(
                 f"refusing {path}: it contains {exc}, which official StyleGAN snapshots never do"
             ) from None
@@ -888,8 +934,6 @@ def _sg3_first_layer(record: PersistentRecord, where: str) -> str:
 
 def stylegan3_generator_config(record: PersistentRecord, where: str) -> Any:
     """stylegan3 `training.networks_stylegan3.Generator` (configs T and R)."""
-    from stylegen.config import StyleGAN3GeneratorConfig
-
     _check_positional(record, where)
     kw = _Kwargs(record.init_kwargs, where)
     dims = {n: kw.take(n) for n in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")}
@@ -1037,10 +1081,6 @@ class OfficialNetwork:
 
 
 def _stylegan2_networks() -> dict[str, OfficialNetwork]:
-    from stylegen.models import stylegan3
-    from stylegen.models.discriminator import Discriminator
-    from stylegen.models.stylegan2 import Generator
-
     return {
         "stylegan2.Generator": OfficialNetwork("StyleGAN2 generator", Generator, generator_config),
         "stylegan2.Discriminator": OfficialNetwork(
@@ -1126,8 +1166,6 @@ def convert(path: str | os.PathLike, outdir: str | os.PathLike, which: str = "G_
     `which="all"` writes every network the snapshot has to `outdir/G_ema`, `outdir/G`, `outdir/D`.
     An existing `outdir` is replaced only when it is a checkpoint (or an earlier `all` output).
     """
-    from stylegen import checkpoint
-
     if which != "all" and which not in NETWORK_NAMES:
         raise UserError(f"--which {which!r} must be one of: {', '.join(NETWORK_NAMES)}, all")
     outdir = Path(outdir)
@@ -1141,9 +1179,10 @@ def convert(path: str | os.PathLike, outdir: str | os.PathLike, which: str = "G_
         for name, model in models.items():
             folder = tmp / name if which == "all" else tmp
             folder.mkdir(exist_ok=True)
-            checkpoint.write_checkpoint_files(model, folder, model.checkpoint_metadata)
-            checkpoint.fsync_files(folder)
-        checkpoint.replace_dir(tmp, outdir)
+            write_checkpoint_files(model, folder, model.checkpoint_metadata)
+            fsync_files(folder)
+        publish_permissions(tmp)  # mkdtemp's 0700 -> what mkdir would give under the umask
+        replace_dir(tmp, outdir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -1154,8 +1193,6 @@ def convert(path: str | os.PathLike, outdir: str | os.PathLike, which: str = "G_
 
 def _check_outdir(outdir: Path, which: str) -> None:
     """Refuse to replace a folder that holds anything but our own checkpoints."""
-    from stylegen.checkpoint import CONFIG_FILE
-
     if not outdir.exists():
         return
     if not outdir.is_dir():

@@ -139,6 +139,11 @@ def _lpips(ctx) -> PerceptualDistance:
 
 def _ppl(ctx, spec: MetricSpec) -> MetricValue:
     G = ctx.require_generator(spec)
+    if not hasattr(G, "mapping"):
+        raise UserError(
+            f"{spec.name} walks StyleGAN's mapping network (z -> w), which "
+            f"{type(G).__name__} does not have; use fid/kid/pr/is for it"
+        )
     c_dim = int(getattr(G, "c_dim", 0))
     if c_dim and ctx.dataset is None:
         raise UserError(f"the network is conditional: {spec.name} needs --data for its labels")

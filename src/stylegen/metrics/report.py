@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from stylegen.errors import UserError
-from stylegen.training.stats import save_figure_atomic
+from stylegen.images import save_figure_atomic
 
 __all__ = [
     "METRICS_FILE",
@@ -186,7 +186,7 @@ def plot_metrics(jsonl: str | os.PathLike, out_png: str | os.PathLike) -> Path |
 
 def open_metric_dataset(data: str, G: Any, labels: str = "json", mirror: bool = False) -> Any:
     """Open the dataset for metrics on G, with labels when G is conditional (clear errors)."""
-    from stylegen.data.datasets import open_dataset
+    from stylegen.data.open import open_dataset
 
     c_dim = int(getattr(G, "c_dim", 0))
     try:

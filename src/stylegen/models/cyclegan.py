@@ -23,8 +23,10 @@ from torch import nn
 
 from stylegen.errors import UserError
 from stylegen.models.base import ConfiguredModule
+from stylegen.models.registry import register_model
 
 __all__ = [
+    "DIRECTIONS",
     "PatchDiscriminator",
     "PatchDiscriminatorConfig",
     "ResnetGenerator",
@@ -32,6 +34,9 @@ __all__ = [
     "default_num_blocks",
     "patchgan_receptive_field",
 ]
+
+# A CycleGAN run or snapshot holds one generator per direction, in these sub-folders.
+DIRECTIONS = {"a2b": "G_AB", "b2a": "G_BA"}
 
 
 def default_num_blocks(resolution: int) -> int:
@@ -107,11 +112,14 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
+@register_model("cyclegan.ResnetGenerator")
 class ResnetGenerator(ConfiguredModule):
     """Image [N, in_channels, H, W] in [-1, 1] -> image [N, out_channels, H, W] in [-1, 1].
 
     H and W must be multiples of 2**num_downsampling (4 by default).
     """
+
+    config_class = ResnetGeneratorConfig
 
     def __init__(self, config: ResnetGeneratorConfig) -> None:
         super().__init__()
@@ -145,8 +153,11 @@ class ResnetGenerator(ConfiguredModule):
         return self.net(x)
 
 
+@register_model("cyclegan.PatchDiscriminator")
 class PatchDiscriminator(ConfiguredModule):
     """Image [N, C, H, W] -> patch logits [N, 1, H', W'] (least-squares targets 1 real / 0 fake)."""
+
+    config_class = PatchDiscriminatorConfig
 
     def __init__(self, config: PatchDiscriminatorConfig) -> None:
         super().__init__()

@@ -9,11 +9,14 @@ projection <out(x), cmap> / sqrt(cmap_dim) (Miyato & Koyama 2018). Names match o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
 
-from stylegen.config import DiscriminatorConfig
+from stylegen.config import check_choice, check_resolution
+from stylegen.errors import UserError
 from stylegen.models.base import ConfiguredModule
 from stylegen.models.layers import (
     DEFAULT_RESAMPLE_FILTER,
@@ -23,9 +26,37 @@ from stylegen.models.layers import (
 )
 from stylegen.models.mapping import MappingNetwork
 from stylegen.models.precision import block_dtype, block_memory_format, fp16_resolution
+from stylegen.models.registry import register_model
 from stylegen.ops import downsample2d, setup_filter
 
-__all__ = ["Discriminator"]
+__all__ = ["DISCRIMINATOR_ARCHITECTURES", "Discriminator", "DiscriminatorConfig"]
+
+DISCRIMINATOR_ARCHITECTURES = ("orig", "skip", "resnet")
+
+
+@dataclass
+class DiscriminatorConfig:
+    """StyleGAN2 discriminator with minibatch-std epilogue and projection conditioning."""
+
+    c_dim: int = 0
+    img_resolution: int = 32
+    img_channels: int = 3
+    architecture: str = "resnet"
+    channel_base: int = 32768
+    channel_max: int = 512
+    conv_clamp: float | None = 256
+    num_fp16_res: int = 0
+    cmap_dim: int | None = None
+    mapping_layers: int = 8  # mapping of the class label c (official default)
+    mbstd_group_size: int = 4
+    mbstd_num_channels: int = 1
+
+    def validate(self) -> DiscriminatorConfig:
+        check_resolution(self.img_resolution)
+        check_choice("discriminator architecture", self.architecture, DISCRIMINATOR_ARCHITECTURES)
+        if self.mbstd_group_size < 0:
+            raise UserError(f"mbstd_group_size {self.mbstd_group_size} must be >= 0")
+        return self
 
 
 class DiscriminatorBlock(nn.Module):
@@ -156,8 +187,11 @@ class DiscriminatorEpilogue(nn.Module):
         return x
 
 
+@register_model("stylegan2.Discriminator")
 class Discriminator(ConfiguredModule):
     """img [N, C, H, W] (and c [N, c_dim]) -> logits [N, 1]."""
+
+    config_class = DiscriminatorConfig
 
     def __init__(self, config: DiscriminatorConfig) -> None:
         super().__init__()

@@ -11,12 +11,14 @@ buffer names match the official PyTorch snapshots.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from stylegen.config import GeneratorConfig
+from stylegen.config import check_choice, check_resolution
+from stylegen.errors import UserError
 from stylegen.models.base import ConfiguredModule
 from stylegen.models.layers import (
     DEFAULT_RESAMPLE_FILTER,
@@ -25,16 +27,52 @@ from stylegen.models.layers import (
 )
 from stylegen.models.mapping import generator_mapping
 from stylegen.models.precision import block_dtype, block_memory_format, fp16_resolution
+from stylegen.models.registry import register_model
 from stylegen.ops import ACTIVATIONS, bias_act, modulated_conv2d, setup_filter, upsample2d
 
-__all__ = ["Generator", "SynthesisNetwork"]
+__all__ = ["SYNTHESIS_ARCHITECTURES", "Generator", "GeneratorConfig", "SynthesisNetwork"]
 
 NOISE_MODES = ("random", "const", "none")
+SYNTHESIS_ARCHITECTURES = ("orig", "skip", "resnet")
 
 # Which modulated-convolution path to use when the caller does not say. Both compute the same
 # maths; the activation-scaling path (False) is faster on CPU because it runs one convolution
 # with a shared weight instead of a grouped one.
 DEFAULT_FUSED_MODCONV = False
+
+
+@dataclass
+class GeneratorConfig:
+    """StyleGAN2 generator: mapping network (z, c) -> ws plus synthesis network ws -> image."""
+
+    z_dim: int = 512
+    c_dim: int = 0
+    w_dim: int = 512
+    img_resolution: int = 32
+    img_channels: int = 3
+    mapping_layers: int = 8
+    mapping_lr_multiplier: float = 0.01
+    w_avg_beta: float = 0.995
+    channel_base: int = 32768
+    channel_max: int = 512
+    architecture: str = "skip"
+    conv_clamp: float | None = 256
+    # Blocks at the num_fp16_res highest resolutions may run in bfloat16 (models/precision.py);
+    # only when reduced precision is switched on (training --precision mixed), never by default.
+    num_fp16_res: int = 0
+    use_noise: bool = True
+
+    def validate(self) -> GeneratorConfig:
+        check_resolution(self.img_resolution)
+        check_choice("generator architecture", self.architecture, SYNTHESIS_ARCHITECTURES)
+        if self.img_channels not in (1, 3, 4):
+            raise UserError(f"img_channels {self.img_channels} must be 1, 3 or 4")
+        for name in ("z_dim", "w_dim", "channel_base", "channel_max", "mapping_layers"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} {getattr(self, name)} must be a positive integer")
+        if self.c_dim < 0:
+            raise UserError(f"c_dim {self.c_dim} must be >= 0")
+        return self
 
 
 class SynthesisLayer(nn.Module):
@@ -291,8 +329,11 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
+@register_model("stylegan2.Generator")
 class Generator(ConfiguredModule):
     """StyleGAN2 generator: mapping (z, c) -> ws, synthesis ws -> image in [-1, 1] (unclamped)."""
+
+    config_class = GeneratorConfig
 
     def __init__(self, config: GeneratorConfig) -> None:
         super().__init__()

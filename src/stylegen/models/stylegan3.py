@@ -31,10 +31,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stylegen.config import StyleGAN3GeneratorConfig
+from stylegen.errors import UserError
 from stylegen.models.base import ConfiguredModule
 from stylegen.models.layers import FullyConnectedLayer
 from stylegen.models.mapping import generator_mapping
+from stylegen.models.registry import register_model
 from stylegen.ops import filtered_lrelu
 
 __all__ = [
@@ -42,12 +43,77 @@ __all__ = [
     "LayerSpec",
     "SynthesisInput",
     "SynthesisLayer",
+    "StyleGAN3GeneratorConfig",
     "SynthesisNetwork",
     "design_lowpass_filter",
     "layer_specs",
 ]
 
 NOISE_MODES = ("random", "const", "none")
+
+
+@dataclass
+class StyleGAN3GeneratorConfig:
+    """StyleGAN3 (alias-free) generator; defaults are the paper's stylegan3-t (Karras et al. 2021).
+
+    stylegan3-r: conv_kernel=1, use_radial_filters=True, channel_base and channel_max doubled.
+    """
+
+    z_dim: int = 512
+    c_dim: int = 0
+    w_dim: int = 512
+    img_resolution: int = 256
+    img_channels: int = 3
+    mapping_layers: int = 2
+    mapping_lr_multiplier: float = 0.01
+    w_avg_beta: float = 0.998
+    channel_base: int = 32768
+    channel_max: int = 512
+    num_layers: int = 14  # synthesis layers, excluding the Fourier input and ToRGB
+    num_critical: int = 2  # critically sampled layers at the end
+    first_cutoff: float = 2.0
+    first_stopband: float = 2**2.1
+    last_stopband_rel: float = 2**0.3
+    margin_size: int = 10
+    output_scale: float = 0.25
+    num_fp16_res: int = 4  # kept for interop with official snapshots; compute stays float32
+    conv_kernel: int = 3
+    filter_size: int = 6
+    lrelu_upsampling: int = 2
+    use_radial_filters: bool = False
+    conv_clamp: float | None = 256
+    magnitude_ema_beta: float = 0.999
+
+    def validate(self) -> StyleGAN3GeneratorConfig:
+        r = self.img_resolution
+        if not isinstance(r, int) or r < 4 or r & (r - 1):
+            raise UserError(
+                f"resolution {r!r} cannot be served by the StyleGAN3 filter design: its sampling "
+                "rates are powers of two, and the last layers must sample the image at exactly "
+                "its resolution, so it needs a power of two >= 4; resize the data with "
+                "`stylegen dataset --resolution 64` (or 32, 128, ...)"
+            )
+        # The last layers have channel_base / 2 / (resolution / 2) channels before the cap.
+        if round(min(self.channel_base / r, self.channel_max)) < 1:
+            raise UserError(
+                f"channel_base {self.channel_base} leaves 0 channels at resolution {r}; "
+                f"use channel_base >= {r // 2 + 1}"
+            )
+        if self.img_channels not in (1, 3, 4):
+            raise UserError(f"img_channels {self.img_channels} must be 1, 3 or 4")
+        for name in ("z_dim", "w_dim", "channel_base", "channel_max", "mapping_layers"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} {getattr(self, name)} must be a positive integer")
+        if self.c_dim < 0:
+            raise UserError(f"c_dim {self.c_dim} must be >= 0")
+        if not 0 <= self.num_critical < self.num_layers:
+            raise UserError(
+                f"num_critical {self.num_critical} must be >= 0 and below num_layers "
+                f"{self.num_layers}"
+            )
+        if self.conv_kernel < 1 or self.filter_size < 1 or self.lrelu_upsampling < 1:
+            raise UserError("conv_kernel, filter_size and lrelu_upsampling must be >= 1")
+        return self
 
 
 # ---------------------------------------------------------------------------------------------
@@ -419,8 +485,11 @@ class SynthesisNetwork(nn.Module):
         return x.to(torch.float32)
 
 
+@register_model("stylegan3.Generator")
 class Generator(ConfiguredModule):
     """StyleGAN3 generator: mapping (z, c) -> ws, alias-free synthesis ws -> image."""
+
+    config_class = StyleGAN3GeneratorConfig
 
     def __init__(self, config: StyleGAN3GeneratorConfig) -> None:
         super().__init__()

@@ -29,20 +29,21 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from stylegen import runs
-from stylegen.checkpoint import write_checkpoint_files
-from stylegen.data.datasets import ImageDataset, UnpairedDataset, open_dataset
+from stylegen.data.datasets import ImageDataset, UnpairedDataset
+from stylegen.data.open import open_dataset
 from stylegen.errors import UserError
-from stylegen.images import float_to_uint8, make_grid, uint8_to_float
+from stylegen.images import float_to_uint8, make_grid, resize_to, uint8_to_float
 from stylegen.models.cyclegan import (
+    DIRECTIONS,
     PatchDiscriminator,
     PatchDiscriminatorConfig,
     ResnetGenerator,
     ResnetGeneratorConfig,
     default_num_blocks,
 )
+from stylegen.models.serialization import write_checkpoint_files
 from stylegen.training import losses
 from stylegen.training.cyclegan_config import (
     CYCLEGAN_PRESETS,
@@ -53,7 +54,6 @@ from stylegen.training.cyclegan_config import (
 from stylegen.training.image_pool import ImagePool
 from stylegen.training.stats import StatsCollector
 from stylegen.training.trainer import Family, ProgressFn, read_run_config, resume_run, start_run
-from stylegen.translate import DIRECTIONS as GENERATOR_DIRS
 
 __all__ = [
     "CYCLEGAN",
@@ -69,6 +69,9 @@ __all__ = [
     "train_cyclegan",
     "translation_grid",
 ]
+
+# sub-folder of each direction's generator in a snapshot (models/cyclegan.py)
+GENERATOR_DIRS = DIRECTIONS
 
 # Extra panels for losses.png (the shared plot draws G and D totals already).
 LOSS_PANELS = [
@@ -126,15 +129,6 @@ def build_cyclegan(
     }
     d_cfg = PatchDiscriminatorConfig(in_channels=channels, ndf=p.ndf, num_layers=p.d_layers)
     return g["a2b"], g["b2a"], PatchDiscriminator(d_cfg), PatchDiscriminator(d_cfg)
-
-
-def resize_to(img: torch.Tensor, size: int) -> torch.Tensor:
-    """Float images [N, C, H, W] -> [N, C, size, size] (bilinear, antialiased when shrinking)."""
-    if img.shape[-1] == size and img.shape[-2] == size:
-        return img
-    return F.interpolate(
-        img, size=(size, size), mode="bilinear", align_corners=False, antialias=True
-    )
 
 
 def load_crop_flip(

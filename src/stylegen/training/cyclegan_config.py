@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from stylegen.config import check_number
 from stylegen.errors import UserError
 
 __all__ = ["CYCLEGAN_PRESETS", "CycleGANConfig", "CycleGANPreset", "cyclegan_preset"]
@@ -122,15 +123,12 @@ class CycleGANConfig:
         return r.validate()
 
     def validate(self) -> CycleGANConfig:
-        if self.epochs is None or self.epochs < 0 or self.decay_epochs is None:
-            raise UserError(f"--epochs {self.epochs} must be >= 0")
-        if self.decay_epochs < 0 or self.epochs + self.decay_epochs < 1:
+        self._check_numbers()
+        if self.epochs + self.decay_epochs < 1:
             raise UserError(
                 f"--epochs {self.epochs} --decay-epochs {self.decay_epochs}: both must be >= 0 "
                 "and train at least one epoch in total"
             )
-        if self.batch is None or self.batch < 1:
-            raise UserError(f"--batch {self.batch} must be >= 1")
         if self.crop_size is None or self.crop_size < 4 or self.crop_size % 4:
             raise UserError(f"--crop-size {self.crop_size} must be a multiple of 4 (e.g. 32, 256)")
         if self.load_size is None or self.load_size < self.crop_size:
@@ -138,9 +136,33 @@ class CycleGANConfig:
                 f"--load-size {self.load_size} must be >= --crop-size {self.crop_size} "
                 "(the paper loads 286 and crops 256)"
             )
-        for name in ("lr", "lambda_cycle", "lambda_identity"):
-            if getattr(self, name) < 0:
-                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)} must be >= 0")
-        if self.snap < 1:
-            raise UserError(f"--snap {self.snap} must be >= 1 (ticks between snapshots)")
         return self
+
+    def _check_numbers(self) -> None:
+        """Every numeric setting is a finite number in its range (NaN fails explicitly), named
+        by its `stylegen cyclegan train` flag; runs after resolved() has filled in the preset."""
+        for flag, value, low in (
+            ("--epochs", self.epochs, 0),
+            ("--decay-epochs", self.decay_epochs, 0),
+            ("--batch", self.batch, 1),
+            ("--crop-size", self.crop_size, 4),
+            ("--load-size", self.load_size, 4),
+            ("--snap", self.snap, 1),
+            ("--pool-size", self.pool_size, 0),
+            ("max_nonfinite", self.max_nonfinite, 1),
+        ):
+            check_number(flag, value, integer=True, low=low)
+        check_number("--max-size", self.max_size, integer=True, low=1, optional=True)
+        check_number("--threads", self.threads, integer=True, low=1, optional=True)
+        check_number("--seed", self.seed, integer=True, low=0, high=2**32 - 1)
+        check_number("--tick", self.tick_kimg, low=0, low_open=True)
+        for flag, value in (
+            ("--lr", self.lr),
+            ("--lambda-cycle", self.lambda_cycle),
+            ("--lambda-identity", self.lambda_identity),
+        ):
+            check_number(flag, value, low=0)
+        for name, beta in (("beta1", self.beta1), ("beta2", self.beta2)):
+            check_number(name, beta, low=0, high=1)
+            if beta == 1:
+                raise UserError(f"{name} 1 must be below 1 (Adam divides by 1 - {name})")

@@ -54,6 +54,20 @@ FAMILY_TABLE: tuple[FamilyEntry, ...] = (
         module="stylegen.training.stylegan",
     ),
     FamilyEntry(
+        kind="baseline",
+        title="baseline (GAN/DCGAN/cGAN/VAE)",
+        arches=("gan", "dcgan", "cgan", "vae"),
+        config="stylegen.training.baselines_config:BaselineConfig",
+        module="stylegen.training.baselines",
+    ),
+    FamilyEntry(
+        kind="progressive",
+        title="ProGAN/StyleGAN (2019)",
+        arches=("progan", "stylegan1"),
+        config="stylegen.training.progressive_config:ProgressiveConfig",
+        module="stylegen.training.progressive",
+    ),
+    FamilyEntry(
         kind="cyclegan",
         title="CycleGAN",
         arches=(),

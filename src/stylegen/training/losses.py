@@ -10,7 +10,10 @@ the behaviour of its official PyTorch training code:
 - style mixing regularisation (StyleGAN, Karras et al. 2019, section 3.1);
 - the optimiser correction for lazy regularisation (StyleGAN2, section 3.1);
 - least-squares GAN, cycle and identity losses for CycleGAN (Zhu et al. 2017);
-- StyleGAN3's blur of the images D sees, faded out early in training (Karras et al. 2021).
+- StyleGAN3's blur of the images D sees, faded out early in training (Karras et al. 2021);
+- the VAE's evidence lower bound (Kingma & Welling 2014): the Gaussian posterior's KL to the
+  standard normal prior in closed form, Bernoulli and Gaussian pixel log-likelihoods.
+- WGAN-GP (Gulrajani et al. 2017) with ProGAN's drift term (Karras et al. 2018, appendix A.1).
 
 The GAN losses return one value per sample so that the caller can report them as statistics before
 taking the mean; the CycleGAN losses return the scalar mean, as that paper defines them.
@@ -28,11 +31,14 @@ from stylegen.errors import UserError
 from stylegen.ops import filter2d
 
 __all__ = [
+    "bernoulli_log_likelihood",
     "blur_images",
     "blur_sigma",
     "cycle_loss",
     "d_logistic_loss",
     "g_nonsaturating_loss",
+    "gaussian_kl",
+    "gaussian_log_likelihood",
     "identity_loss",
     "lazy_reg_params",
     "lsgan_loss",
@@ -40,6 +46,8 @@ __all__ = [
     "r1_loss",
     "r1_penalty",
     "style_mixing_ws",
+    "wgan_d_loss",
+    "wgan_gp_penalty",
 ]
 
 
@@ -177,6 +185,7 @@ def style_mixing_ws(
     ws: torch.Tensor,
     prob: float,
     generator: torch.Generator | None = None,
+    num_active: int | None = None,
 ) -> torch.Tensor:
     """Style mixing regularisation: replace the ws after a random cutoff by those of a second z.
 
@@ -192,6 +201,8 @@ def style_mixing_ws(
         ws: ``[N, num_ws, w_dim]`` from ``mapping_fn(z, c)``.
         prob: probability of mixing this batch, in [0, 1].
         generator: optional ``torch.Generator`` for the coin, the cutoff and ``z2``.
+        num_active: draw the cutoff among the first ``num_active`` ws only (StyleGAN 2019 while
+            growing: the layers of the resolutions grown so far); default all.
 
     Returns:
         A new tensor (``ws`` is not modified in place); ``ws`` itself when no mixing happens. The
@@ -202,7 +213,7 @@ def style_mixing_ws(
         raise UserError(
             f"style_mixing_prob={prob} is outside [0, 1]; use e.g. 0.9, or 0 to disable"
         )
-    num_ws = ws.shape[1]
+    num_ws = ws.shape[1] if num_active is None else min(num_active, ws.shape[1])
     if prob == 0 or num_ws < 2:
         return ws
     device = generator.device if generator is not None else torch.device("cpu")
@@ -214,6 +225,44 @@ def style_mixing_ws(
     if ws2.shape != ws.shape:
         raise ValueError(f"style_mixing_ws: mapping_fn gave {ws2.shape}, expected {ws.shape}")
     return torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# WGAN-GP (ProGAN)
+
+
+def wgan_gp_penalty(
+    mixed: torch.Tensor, mixed_scores: torch.Tensor, target: float = 1.0, grad_scale: float = 1.0
+) -> torch.Tensor:
+    """``(||dD(x)/dx|| * grad_scale - target)^2`` per sample at the interpolated images ``mixed``.
+
+    ``mixed`` must require grad and ``mixed_scores`` come from it; as in the official code the
+    gradient is that of the summed scores (minibatch-std couples the samples). ``grad_scale``
+    measures the norm as if taken at a larger image: D sees a progressive network's images at the
+    current resolution, the official code at full resolution after nearest up-sampling by k, whose
+    box-filtered gradient has norm 1/k of ours; pass ``1/k``. The graph is kept for D's update.
+    """
+    if not mixed.requires_grad:
+        raise ValueError("wgan_gp_penalty: mixed must require grad")
+    (grads,) = torch.autograd.grad(
+        outputs=[mixed_scores.sum()], inputs=[mixed], create_graph=True, only_inputs=True
+    )
+    norms = grads.square().flatten(1).sum(1).sqrt() * grad_scale
+    return (norms - target).square()
+
+
+def wgan_d_loss(
+    real_scores: torch.Tensor,
+    fake_scores: torch.Tensor,
+    penalty: torch.Tensor,
+    wgan_lambda: float = 10.0,
+    target: float = 1.0,
+    drift: float = 0.001,
+) -> torch.Tensor:
+    """ProGAN's D loss per sample: ``D(fake) - D(real) + lambda / target^2 * penalty
+    + drift * D(real)^2`` (the official D_wgan_gp; the G loss is ``-D(fake)``)."""
+    real, fake = real_scores.flatten(), fake_scores.flatten()
+    return fake - real + penalty * (wgan_lambda / target**2) + real.square() * drift
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,3 +327,28 @@ def blur_images(img: torch.Tensor, sigma: float) -> torch.Tensor:
     x = torch.arange(-radius, radius + 1, device=img.device, dtype=img.dtype)
     f = (x / sigma).square().neg().exp2()
     return filter2d(img, f / f.sum())
+
+
+# ---------------------------------------------------------------------------------------------
+# Variational autoencoder (Kingma & Welling 2014): ELBO = E_q[log p(x | z)] - KL(q(z | x) || p(z))
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) per sample, in nats: the paper's closed form
+    ``0.5 * sum(mu^2 + sigma^2 - 1 - log sigma^2)`` over the latent dimensions (appendix B)."""
+    return 0.5 * (mu.square() + logvar.exp() - 1 - logvar).flatten(1).sum(1)
+
+
+def bernoulli_log_likelihood(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """log p(x | z) per sample for pixels x in [0, 1] under independent Bernoullis with the
+    given logits: ``sum(x log p + (1 - x) log(1 - p))``. For grey values between 0 and 1 this is
+    the usual cross-entropy reading, not a normalised density (Loaiza-Ganem & Cunningham 2019)."""
+    ll = -F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    return ll.flatten(1).sum(1)
+
+
+def gaussian_log_likelihood(mean: torch.Tensor, target: torch.Tensor, sigma: float) -> torch.Tensor:
+    """log N(x; mean, sigma^2 I) per sample, summed over pixels (a density: it may be > 0)."""
+    z = (target - mean) / sigma
+    per_pixel = -0.5 * z.square() - math.log(sigma) - 0.5 * math.log(2 * math.pi)
+    return per_pixel.flatten(1).sum(1)

@@ -36,7 +36,6 @@ import logging
 import math
 import numbers
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -45,6 +44,7 @@ from typing import Any
 import torch
 
 from stylegen.errors import UserError
+from stylegen.images import save_figure_atomic
 
 __all__ = [
     "KEY_AUGMENT",
@@ -65,6 +65,7 @@ __all__ = [
     "StatsCollector",
     "StatsWriter",
     "plot_losses",
+    "plot_panels",
     "read_stats",
 ]
 
@@ -363,8 +364,17 @@ def _series(records: list[dict[str, Any]], key: str) -> list[float]:
 Panel = tuple[str, list[tuple[str, str]]]
 
 
+def _with_data(records: list[dict[str, Any]], panels: Sequence[Panel]) -> list[Panel]:
+    """The panels that have at least one finite value to draw."""
+
+    def has_data(key: str) -> bool:
+        return any(math.isfinite(v) for v in _series(records, key))
+
+    return [(title, lines) for title, lines in panels if any(has_data(key) for key, _ in lines)]
+
+
 def _panels(records: list[dict[str, Any]], extra: Sequence[Panel] = ()) -> list[Panel]:
-    """The panels to draw, as (title, [(key, legend label)]), keeping only those with data."""
+    """The panels of losses.png, as (title, [(key, legend label)]), keeping only those with data."""
     metric_keys = sorted({k for r in records for k in r if k.startswith(METRICS_PREFIX)})
     panels = [
         ("Losses", [(KEY_G_LOSS, "G loss"), (KEY_D_LOSS, "D loss")]),
@@ -373,11 +383,7 @@ def _panels(records: list[dict[str, Any]], extra: Sequence[Panel] = ()) -> list[
         *extra,
     ]
     panels += [(key[len(METRICS_PREFIX) :], [(key, key)]) for key in metric_keys]
-
-    def has_data(key: str) -> bool:
-        return any(math.isfinite(v) for v in _series(records, key))
-
-    return [(title, lines) for title, lines in panels if any(has_data(key) for key, _ in lines)]
+    return _with_data(records, panels)
 
 
 def plot_losses(
@@ -392,15 +398,34 @@ def plot_losses(
     Panels without data are left out. The PNG is written to a temporary file beside ``out_png``
     and moved into place, so a reader never sees a half-written image.
     """
+    records = read_stats(stats_jsonl_path)
+    return _draw(records, _panels(records, extra_panels), stats_jsonl_path, Path(out_png))
+
+
+def plot_panels(
+    stats_jsonl_path: str | os.PathLike[str],
+    out_png: str | os.PathLike[str],
+    panels: Sequence[Panel],
+) -> Path:
+    """Draw just ``panels`` of a ``stats.jsonl`` (e.g. a family's accuracy.png) in the style of
+    :func:`plot_losses`; panels without data are left out."""
+    records = read_stats(stats_jsonl_path)
+    return _draw(records, _with_data(records, panels), stats_jsonl_path, Path(out_png))
+
+
+def _draw(
+    records: list[dict[str, Any]],
+    panels: list[Panel],
+    stats_jsonl_path: str | os.PathLike[str],
+    out_png: Path,
+) -> Path:
     # Imported here: matplotlib is slow to import and only needed when plotting. The Agg canvas is
     # attached to the figure directly, so no display and no global pyplot state is involved.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    records = read_stats(stats_jsonl_path)
     kimg = _series(records, KEY_KIMG)
     x = [k if math.isfinite(k) else float(i) for i, k in enumerate(kimg)]
-    panels = _panels(records, extra_panels)
 
     fig = Figure(figsize=(8, 2.4 * max(len(panels), 1) + 0.6), layout="constrained")
     FigureCanvasAgg(fig)
@@ -420,18 +445,4 @@ def plot_losses(
             ax.legend(loc="best", fontsize=8)
         axes[-1].set_xlabel("kimg")
 
-    return save_figure_atomic(fig, Path(out_png))
-
-
-def save_figure_atomic(fig: Any, out: Path) -> Path:
-    """Save ``fig`` as PNG to a temporary file in ``out``'s folder, then rename it to ``out``."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=100)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return save_figure_atomic(fig, out_png)

@@ -27,12 +27,12 @@ import numpy as np
 import torch
 
 from stylegen import runs
-from stylegen.checkpoint import write_checkpoint_files
-from stylegen.data.datasets import open_dataset
+from stylegen.data.open import open_dataset
 from stylegen.errors import UserError
 from stylegen.images import float_to_uint8, make_grid, uint8_to_float
 from stylegen.models import Discriminator, Generator, set_reduced_precision
-from stylegen.models.registry import build_generator
+from stylegen.models.registry import build_model
+from stylegen.models.serialization import write_checkpoint_files
 from stylegen.training import distributed, losses
 from stylegen.training.augment import make_augment
 from stylegen.training.ema import ema_beta, update_ema
@@ -97,7 +97,7 @@ def build_networks(cfg: TrainConfig, ds) -> tuple[Generator, Discriminator]:
             f"{flag} {batch} is not divisible by the minibatch-std group size {group}; "
             f"use a multiple of {group}"
         )
-    return build_generator(g_cfg), Discriminator(d_cfg)
+    return build_model(g_cfg), Discriminator(d_cfg)
 
 
 class Batches:

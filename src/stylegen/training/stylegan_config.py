@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stylegen.config import (
-    DIST_BACKENDS,
-    DiscriminatorConfig,
-    GeneratorConfig,
-    StyleGAN3GeneratorConfig,
-    _check_choice,
-)
+from stylegen.config import DIST_BACKENDS, check_choice, check_number
 from stylegen.errors import UserError
+
+if TYPE_CHECKING:
+    from stylegen.models.discriminator import DiscriminatorConfig
+    from stylegen.models.stylegan2 import GeneratorConfig
+    from stylegen.models.stylegan3 import StyleGAN3GeneratorConfig
 
 
 @dataclass
@@ -207,9 +206,13 @@ def build_configs(
     `arch` (default: the preset's) picks the generator family; sizes that both families share
     (z/w dims, channel base and max) carry over when it differs from the preset's.
     """
+    # the networks' modules import torch; this module stays torch-free for the CLI parser
+    from stylegen.models.discriminator import DiscriminatorConfig
+    from stylegen.models.stylegan2 import GeneratorConfig
+
     p = get_preset(preset)
     arch = arch or p.arch
-    _check_choice("--arch", arch, GENERATOR_ARCHS)
+    check_choice("--arch", arch, GENERATOR_ARCHS)
     resolution = img_resolution or p.resolution or 32
     common = dict(img_resolution=resolution, img_channels=img_channels, c_dim=c_dim)
     g_fields = dict(p.G)
@@ -227,7 +230,9 @@ def build_configs(
 def stylegan3_config(arch: str, **fields: Any) -> StyleGAN3GeneratorConfig:
     """StyleGAN3 generator config for `arch` stylegan3-t or stylegan3-r (official train.py:
     R uses 1x1 convolutions, radially symmetric filters and twice the channels)."""
-    _check_choice("StyleGAN3 arch", arch, ("stylegan3-t", "stylegan3-r"))
+    from stylegen.models.stylegan3 import StyleGAN3GeneratorConfig
+
+    check_choice("StyleGAN3 arch", arch, ("stylegan3-t", "stylegan3-r"))
     if arch == "stylegan3-r":
         fields["conv_kernel"] = 1
         fields["use_radial_filters"] = True
@@ -310,7 +315,7 @@ class TrainConfig:
         if r.style_mixing_prob is None:
             r.style_mixing_prob = d.style_mixing_prob
         r.arch = preset.arch if r.arch is None else r.arch
-        _check_choice("--arch", r.arch, GENERATOR_ARCHS)
+        check_choice("--arch", r.arch, GENERATOR_ARCHS)
         if r.arch.startswith("stylegan3"):
             # Official StyleGAN3 recipe: no path-length penalty, no style mixing, and for R a
             # blur of the images D sees that fades out over the first kimg.
@@ -326,34 +331,63 @@ class TrainConfig:
         return r.validate()
 
     def validate(self) -> TrainConfig:
-        _check_choice("--aug mode", self.aug, AUG_MODES)
-        _check_choice("--precision", self.precision, PRECISIONS)
-        if self.batch is not None and self.batch < 1:
-            raise UserError(f"--batch {self.batch} must be >= 1")
+        check_choice("--aug mode", self.aug, AUG_MODES)
+        check_choice("--precision", self.precision, PRECISIONS)
+        self._check_numbers()
         if self.batch and self.pl_weight and self.batch % self.pl_batch_shrink:
             raise UserError(
                 f"--batch {self.batch} is not divisible by the path-length batch shrink "
                 f"{self.pl_batch_shrink}; use an even batch size"
             )
-        if self.batch_gpu is not None and self.batch_gpu < 1:
-            raise UserError(f"--batch-gpu {self.batch_gpu} must be >= 1")
         if self.dist_backend is not None:
-            _check_choice("--dist-backend", self.dist_backend, DIST_BACKENDS)
-        if self.kimg <= 0:
-            raise UserError(f"--kimg {self.kimg} must be > 0")
-        for name in ("glr", "dlr", "gamma", "ema_kimg", "pl_weight", "blur_init_sigma"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise UserError(f"--{name.replace('_', '-')} {value} must be >= 0")
-        if not 0 <= self.aug_p <= 1:
-            raise UserError(f"--p {self.aug_p} must be between 0 and 1")
-        if self.snap < 1:
-            raise UserError(f"--snap {self.snap} must be >= 1 (ticks between snapshots)")
+            check_choice("--dist-backend", self.dist_backend, DIST_BACKENDS)
         if self.metrics:
             from stylegen.metrics.registry import parse_metric_names
 
             parse_metric_names(list(self.metrics))  # unknown names fail before training starts
         return self
+
+    def _check_numbers(self) -> None:
+        """Every numeric setting is a finite number in its range (NaN fails explicitly); the
+        names are the flags of `stylegen train` (library fields without a flag keep their name).
+        None (the preset's default) passes: resolved() fills it in and validates again."""
+        ints = {  # flag: (value, lowest allowed)
+            "--batch": (self.batch, 1),
+            "--batch-gpu": (self.batch_gpu, 1),
+            "--max-size": (self.max_size, 1),
+            "--threads": (self.threads, 1),
+            "--snap": (self.snap, 1),
+            "r1_interval": (self.r1_interval, 1),
+            "pl_interval": (self.pl_interval, 1),
+            "ada_interval": (self.ada_interval, 1),
+            "pl_batch_shrink": (self.pl_batch_shrink, 1),
+            "max_nonfinite": (self.max_nonfinite, 1),
+        }
+        for flag, (value, low) in ints.items():
+            check_number(flag, value, integer=True, low=low, optional=True)
+        check_number("--seed", self.seed, integer=True, low=0, high=2**32 - 1)
+        check_number("--kimg", self.kimg, low=0, low_open=True)
+        check_number("--tick", self.tick_kimg, low=0, low_open=True, optional=True)
+        check_number("ada_kimg", self.ada_kimg, low=0, low_open=True)
+        non_negative = {
+            "--glr": self.glr,
+            "--dlr": self.dlr,
+            "--gamma": self.gamma,
+            "--ema": self.ema_kimg,
+            "ema_rampup": self.ema_rampup,
+            "--pl-weight": self.pl_weight,
+            "--blur-sigma": self.blur_init_sigma,
+            "--blur-kimg": self.blur_fade_kimg,
+        }
+        for flag, value in non_negative.items():
+            check_number(flag, value, low=0, optional=True)
+        for flag, value in {
+            "--p": self.aug_p,
+            "--target": self.ada_target,
+            "--mixing": self.style_mixing_prob,
+            "pl_decay": self.pl_decay,
+        }.items():
+            check_number(flag, value, low=0, high=1, optional=flag == "--mixing")
 
 
 # The `make demo` / `stylegen demo` recipe: cpu32 on built-in Fashion-MNIST, sized to train for

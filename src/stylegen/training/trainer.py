@@ -36,11 +36,18 @@ import torch
 
 from stylegen import runs
 from stylegen.config import config_from_dict, config_to_dict
+from stylegen.devices import check_device
 from stylegen.errors import TrainingDivergedError, UserError
 from stylegen.fileio import atomic_dir
 from stylegen.images import save_image
 from stylegen.training import distributed
-from stylegen.training.stats import Panel, StatsCollector, StatsWriter, plot_losses
+from stylegen.training.stats import (
+    Panel,
+    StatsCollector,
+    StatsWriter,
+    plot_losses,
+    plot_panels,
+)
 
 __all__ = [
     "Family",
@@ -70,7 +77,13 @@ ProgressFn = Callable[[Progress], None]
 
 
 class TrainingStep(Protocol):
-    """What a model family gives the trainer. Attributes are read once the step is built."""
+    """What a model family gives the trainer. Attributes are read once the step is built.
+
+    Two members are optional (the trainer reads them with getattr): `figures`, more plots drawn
+    from stats.jsonl at every snapshot beside losses.png ({"accuracy.png": [panels]}), and
+    `snapshot_images()`, more uint8 images written into each snapshot folder
+    ({"reconstructions.png": grid}).
+    """
 
     kind: ClassVar[str]  # written into training_options.json ("stylegan", "cyclegan", ...)
     loss_panels: ClassVar[list[Panel]]  # extra panels of losses.png
@@ -168,11 +181,7 @@ class Trainer:
                     if done or self.tick % cfg.snap == 0:
                         last_snapshot = self.snapshot()
                         if self.main:
-                            plot_losses(
-                                self.run_dir / runs.STATS_FILE,
-                                self.run_dir / "losses.png",
-                                step.loss_panels,
-                            )
+                            self.plot_figures()
                             self.evaluate_metrics(last_snapshot, writer)
                     if self.progress:
                         self.progress(Progress(self.cur_nimg, step.total_nimg, self.tick, stats))
@@ -182,6 +191,13 @@ class Trainer:
                 writer.close()
         distributed.barrier()  # nobody leaves while rank 0 still writes the last snapshot
         return last_snapshot or (runs.latest_snapshot(self.run_dir) if self.main else None)
+
+    def plot_figures(self) -> None:
+        """losses.png and the step's own figures (e.g. accuracy.png), from stats.jsonl."""
+        stats_file = self.run_dir / runs.STATS_FILE
+        plot_losses(stats_file, self.run_dir / "losses.png", self.step.loss_panels)
+        for name, panels in getattr(self.step, "figures", {}).items():
+            plot_panels(stats_file, self.run_dir / name, panels)
 
     def _check_divergence(self, skipped: int) -> None:
         """Stop once whole minibatches keep producing non-finite losses."""
@@ -244,6 +260,9 @@ class Trainer:
                 torch.save(state, tmp / runs.STATE_FILE)
                 grid = self.step.sample_grid()
                 save_image(grid, tmp / "samples.png")
+                snapshot_images = getattr(self.step, "snapshot_images", dict)
+                for name, image in snapshot_images().items():
+                    save_image(image, tmp / name)
         except OSError as exc:
             raise UserError(
                 f"could not write snapshot {final} ({exc.strerror}); free disk space or pick "
@@ -361,6 +380,7 @@ def start_run(family: Family, cfg: Any, progress: ProgressFn | None = None) -> P
     snapshot. Nothing is left behind when the data or settings are bad, or when the run fails
     before its first step."""
     cfg = cfg.resolved()
+    check_device(cfg.device)
     with distributed.session(cfg.device, family.backend(cfg)):
         data = family.open_data(cfg)
         family.check(cfg, data)
@@ -408,6 +428,7 @@ def resume_run(
     """Continue `run_dir` from its newest snapshot with `cfg` (its options, maybe changed)."""
     run_dir = Path(run_dir)
     cfg = dataclasses.replace(cfg).resolved()
+    check_device(cfg.device)
     with distributed.session(cfg.device, family.backend(cfg)):
         snap = distributed.rank0_call(lambda: _resume_snapshot(run_dir))
         with _locked(run_dir):
