@@ -145,7 +145,9 @@ class Job:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
-    started: float = field(default_factory=time.perf_counter, repr=False)
+    stepped: threading.Event = field(default_factory=threading.Event, repr=False)  # step 1 done
+    finished: threading.Event = field(default_factory=threading.Event, repr=False)
+    t0: float = field(default_factory=time.perf_counter, repr=False)
 
     @property
     def pending(self) -> bool:
@@ -448,7 +450,7 @@ class ServedNetwork:
         """(uint8 [C, H, W], (ws, noise)) of one render request."""
         from stylegen.latent.ws import render_ws
 
-        self.require("stylegen")
+        self.require("stylegan")
         self._check_spec(spec)
         if latent is not None and latent.network != self.id:
             raise InvalidRequestError(
@@ -651,14 +653,16 @@ class Explorer:
 
         if job.cancel.is_set():
             job.state = "cancelled"
+            job.finished.set()
             return
         job.state = "running"
-        job.started = time.perf_counter()
+        job.t0 = time.perf_counter()
 
         def progress(step: int, steps: int, entry: dict[str, Any] | None) -> None:
             if job.cancel.is_set():
                 raise _CancelledError
             job.step = step
+            job.stepped.set()
             if entry is not None:
                 job.psnr = float(entry["psnr"][0])
                 job.ssim = float(entry["ssim"][0])
@@ -691,8 +695,9 @@ class Explorer:
             log.exception("projection %s failed", job.id)
             job.error, job.state = f"internal error: {exc}", "failed"
         finally:
-            job.seconds = time.perf_counter() - job.started
+            job.seconds = time.perf_counter() - job.t0
             log.info("projection %s: %s after %.1f s", job.id, job.state, job.seconds)
+            job.finished.set()
 
     def job(self, jid: str) -> Job:
         with self._lock:
@@ -702,7 +707,7 @@ class Explorer:
 
     def cancel(self, jid: str) -> Job:
         job = self.job(jid)
-        job.cancel.set()
+        job.cancel.set()  # the worker stops at the next step, or skips a queued job
         if job.state == "queued":
             job.state = "cancelled"
         return job
