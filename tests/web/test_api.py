@@ -174,8 +174,8 @@ def _wait(explorer, job_id: str):
 
 
 def test_projection_finds_the_latent_and_the_other_controls_use_it(client, explorer):
-    from stylegen.metrics.image_quality import psnr
     from stylegen.images import uint8_to_float
+    from stylegen.metrics.image_quality import psnr
 
     G = G_of(explorer, "sg2")
     target = generate_images(G, [21], 0.6)[0]
@@ -283,3 +283,66 @@ def test_projection_arguments_are_checked(client):
     assert r.status_code == 422 and "steps" in r.json()["message"]
     r = client.post("/api/networks/sg2c/projections?steps=5&class_idx=7", content=png)
     assert r.status_code == 422 and "classes 0-2" in r.json()["message"]
+
+
+@pytest.mark.parametrize("net, extra", [("sg2c", ["--class", "1"]), ("sg3", [])])
+def test_image_equals_the_stylegen_generate_command(client, network_paths, tmp_path, net, extra):
+    """The PNG the page shows (and downloads) is the file `stylegen generate` writes."""
+    from stylegen.commands import main
+
+    rc = main(
+        ["generate", "--network", network_paths[net], "--seeds", "7", "--trunc", "0.6"]
+        + ["--outdir", str(tmp_path), "--device", "cpu", *extra]
+    )
+    assert rc == 0
+    body = {"seed": 7, "psi": 0.6, **({"class_idx": 1} if extra else {})}
+    r = client.post(f"/api/networks/{net}/image", json=body)
+    want = png_to_array((tmp_path / "seed0007.png").read_bytes())
+    np.testing.assert_array_equal(png_to_array(r.content), want)
+    assert float(r.headers["x-render-ms"]) > 0
+
+
+def test_every_network_renders_its_own_images(client, explorer):
+    """The switcher: the same request to each served network gives that network's image."""
+    seen = {}
+    for net in ("sg2", "sg3"):
+        seen[net] = image(client, net, seed=3, psi=0.8)
+        want = generate_images(G_of(explorer, net), [3], 0.8)[0].numpy()
+        np.testing.assert_array_equal(seen[net], want)
+    assert not np.array_equal(seen["sg2"], seen["sg3"])
+
+
+def test_the_same_folder_twice_gets_two_ids(network_paths):
+    from stylegen.web.state import load_networks
+
+    nets = load_networks([network_paths["sg2"], network_paths["sg2"]], "cpu")
+    assert [n.id for n in nets] == ["sg2", "sg2-2"]
+
+
+def test_projected_latent_downloads_with_its_noise(client, explorer, tmp_path):
+    """A projected latent's download holds its noise maps: the ws file renders the page's image."""
+    target = generate_images(G_of(explorer, "sg2"), [13], 0.5)[0]
+    r = client.post("/api/networks/sg2/projections?steps=10&space=w%2B", content=png_of(target))
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    assert _wait(explorer, job_id).state == "done"
+    shown = image(client, "sg2", latent=job_id)
+    r = client.post("/api/networks/sg2/latent", json={"latent": job_id})
+    assert r.status_code == 200 and f"{job_id}.ws.safetensors" in r.headers["content-disposition"]
+    path = tmp_path / "p.ws.safetensors"
+    path.write_bytes(r.content)
+    np.testing.assert_array_equal(render_ws_file(G_of(explorer, "sg2"), path)[0].numpy(), shown)
+
+
+def test_openapi_schema_lists_every_route(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert set(paths) == {
+        "/api/networks",
+        "/api/networks/{network_id}",
+        "/api/networks/{network_id}/image",
+        "/api/networks/{network_id}/latent",
+        "/api/networks/{network_id}/directions/{method}",
+        "/api/networks/{network_id}/projections",
+        "/api/projections/{job_id}",
+        "/api/networks/{network_id}/translate",
+    }
