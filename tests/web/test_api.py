@@ -78,8 +78,15 @@ def test_image_equals_generate(client, explorer, net, seed, psi, cls, noise):
 
 def test_out_of_range_values_are_422_with_the_valid_range(client):
     cases = [
-        ("sg2", {"seed": 2**32}, "seed: Input should be less than or equal to 4294967295"),
-        ("sg2", {"seed": -1}, "seed: Input should be greater than or equal to 0"),
+        ("sg2", {"seed": 2**32}, "less than or equal to 4294967295 (valid range 0 to 4294967295)"),
+        ("sg2", {"seed": -1}, "seed: Input should be greater than or equal to 0 (valid range 0 to"),
+        ("sg2", {"mix_seed": -1}, "mix_seed: Input should be greater than or equal to 0 (valid"),
+        (
+            "sg2c",
+            {"seed": 1, "class_idx": -1},
+            "class -1 is out of range; this network has classes 0-2",
+        ),
+        ("sg2c", {"seed": 1, "class_idx": 2**70}, "this network has classes 0-2"),
         (
             "sg2c",
             {"seed": 1, "class_idx": 3},
@@ -88,7 +95,12 @@ def test_out_of_range_values_are_422_with_the_valid_range(client):
         ("sg2c", {"seed": 1}, "pass class_idx in 0-2"),
         ("sg2", {"seed": 1, "class_idx": 0}, "unconditional"),
         ("sg2", {"mix_seed": 1, "mix_to": 8}, "ws index 8 is out of range; use 0-5"),
-        ("sg2", {"psi": 5}, "psi: Input should be less than or equal to 2"),
+        ("sg2", {"psi": 5}, "psi: Input should be less than or equal to 2 (valid range -2 to 2)"),
+        (
+            "sg2",
+            {"edits": [{"method": "sefa", "index": -1, "degree": 1}]},
+            "edits.0.index: Input should be greater than or equal to 0 (valid range 0 to 4096)",
+        ),
         ("sg2", {"rotate": 10}, "need a StyleGAN3 network"),
         ("sg2", {"edits": [{"method": "sefa", "index": 999, "degree": 1}]}, "directions 0-"),
         ("sg2", {"latent": "p999"}, "latent 'p999' is unknown"),
@@ -281,6 +293,7 @@ def test_projection_arguments_are_checked(client):
     png = png_of(torch.zeros(1, 16, 16, dtype=torch.uint8))
     r = client.post("/api/networks/sg2/projections?steps=0", content=png)
     assert r.status_code == 422 and "steps" in r.json()["message"]
+    assert "(valid range 1 to 2000)" in r.json()["message"]
     r = client.post("/api/networks/sg2c/projections?steps=5&class_idx=7", content=png)
     assert r.status_code == 422 and "classes 0-2" in r.json()["message"]
 

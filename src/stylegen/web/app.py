@@ -86,9 +86,8 @@ class RenderRequest(BaseModel):
     latent: str | None = Field(
         None, max_length=64, description="a projected latent's id: replaces the seed"
     )
-    class_idx: int | None = Field(
-        None, ge=0, le=SEED_MAX, description="class of a conditional network"
-    )
+    # No bounds here: the valid classes depend on the network, and its check names them.
+    class_idx: int | None = Field(None, description="class of a conditional network")
     psi: float = Field(1.0, ge=-2, le=2, description="truncation psi")
     noise_mode: Literal["const", "random", "none"] = "const"
     mix_seed: int | None = Field(
@@ -194,11 +193,81 @@ def _unprocessable(errors: list[dict[str, Any]], message: str) -> JSONResponse:
     )
 
 
-def _validation_message(errors: list[dict[str, Any]]) -> str:
+BOUND_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+
+
+def _resolve(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with its $ref followed and an Optional's null branch dropped."""
+    for _ in range(8):
+        if "$ref" in schema:
+            schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+        elif "anyOf" in schema:
+            branches = [b for b in schema["anyOf"] if b.get("type") != "null"]
+            if len(branches) != 1:
+                break
+            schema = branches[0]
+        else:
+            break
+    return schema
+
+
+def _field_schema(request: Request, loc: tuple[Any, ...]) -> dict[str, Any] | None:
+    """The OpenAPI schema of the request field at `loc` (("body", "seed"), ("query", "steps"),
+    ("body", "edits", 0, "index")), or None. Read from the app's own schema, so the ranges a
+    message names are the ones the schema publishes."""
+    route = request.scope.get("route")
+    path = getattr(route, "path_format", None)
+    if path is None or len(loc) < 2:
+        return None
+    spec = request.app.openapi()
+    operation = spec.get("paths", {}).get(path, {}).get(request.method.lower(), {})
+    if loc[0] == "body":
+        content = operation.get("requestBody", {}).get("content", {})
+        schema = content.get("application/json", {}).get("schema")
+    else:
+        schema = next(
+            (
+                p.get("schema")
+                for p in operation.get("parameters", [])
+                if p.get("in") == loc[0] and p.get("name") == loc[1]
+            ),
+            None,
+        )
+        loc = loc[1:]
+    for part in loc[1:]:
+        if schema is None:
+            return None
+        schema = _resolve(schema, spec)
+        schema = (
+            schema.get("items") if isinstance(part, int) else schema.get("properties", {}).get(part)
+        )
+    return None if schema is None else _resolve(schema, spec)
+
+
+def _valid_range(request: Request, loc: tuple[Any, ...]) -> str | None:
+    try:
+        schema = _field_schema(request, loc)
+    except Exception:  # a message without the range beats a 500 while reporting a 422
+        log.debug("no schema for %s", loc, exc_info=True)
+        return None
+    if not schema or "minimum" not in schema or "maximum" not in schema:
+        return None
+    # The schema writes every bound as a float (4294967295.0): show whole numbers as such.
+    lo, hi = (
+        int(v) if float(v).is_integer() else v for v in (schema["minimum"], schema["maximum"])
+    )
+    return f"valid range {lo} to {hi}"
+
+
+def _validation_message(request: Request, errors: list[dict[str, Any]]) -> str:
     parts = []
     for e in errors:
-        where = ".".join(str(p) for p in e.get("loc", ())[1:]) or "request"
-        parts.append(f"{where}: {e.get('msg', 'invalid')}")
+        loc = tuple(e.get("loc", ()))
+        where = ".".join(str(p) for p in loc[1:]) or "request"
+        text = f"{where}: {e.get('msg', 'invalid')}"
+        if e.get("type") in BOUND_ERRORS and (valid := _valid_range(request, loc)):
+            text += f" ({valid})"
+        parts.append(text)
     return "; ".join(parts)
 
 
@@ -206,7 +275,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
-        return _unprocessable(errors, _validation_message(errors))
+        return _unprocessable(errors, _validation_message(request, errors))
 
     @app.exception_handler(InvalidRequestError)
     async def _invalid(request: Request, exc: InvalidRequestError) -> JSONResponse:
@@ -359,7 +428,7 @@ def create_app(explorer: Explorer) -> FastAPI:
         steps: int = Query(
             300, ge=1, le=explorer.max_project_steps, description="optimisation steps"
         ),
-        class_idx: int | None = Query(None, ge=0, le=SEED_MAX),
+        class_idx: int | None = Query(None, description="class of a conditional network"),
         space: Literal["w", "w+"] = "w",
     ) -> dict[str, Any]:
         """Project the uploaded image (the body) in the background; poll the job it returns."""
