@@ -46,8 +46,8 @@ def network_paths(tmp_path_factory) -> dict[str, str]:
     return build_networks(tmp_path_factory.mktemp("web-networks"))
 
 
-@pytest.fixture(scope="session")
-def explorer(network_paths):
+def make_explorer(network_paths: dict[str, str]):
+    """An explorer over the test networks (small direction samples, pixel perceptual stand-in)."""
     from stylegen.web.state import Explorer, load_networks
 
     order = ["sg2c", "sg2", "sg3", "cyclegan"]
@@ -55,6 +55,13 @@ def explorer(network_paths):
         [network_paths[k] for k in order], "cpu", ganspace_samples=500, class_samples=50
     )
     return Explorer(nets, perceptual=PixelEmbedding, max_project_steps=2000)
+
+
+@pytest.fixture(scope="session")
+def explorer(network_paths):
+    ex = make_explorer(network_paths)
+    yield ex
+    ex.shutdown()
 
 
 @pytest.fixture(scope="session")

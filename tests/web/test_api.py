@@ -359,3 +359,17 @@ def test_openapi_schema_lists_every_route(client):
         "/api/projections/{job_id}",
         "/api/networks/{network_id}/translate",
     }
+
+
+def test_projections_work_after_an_app_over_the_explorer_shut_down(explorer):
+    """An app's lifespan ends with explorer.shutdown(); the explorer still projects afterwards."""
+    from fastapi.testclient import TestClient
+
+    from stylegen.web.app import create_app
+
+    target = png_of(generate_images(G_of(explorer, "sg2"), [2])[0])
+    for _ in range(2):
+        with TestClient(create_app(explorer)) as c:
+            r = c.post("/api/networks/sg2/projections?steps=3", content=target)
+            assert r.status_code == 202, r.text
+            assert _wait(explorer, r.json()["id"]).state == "done"

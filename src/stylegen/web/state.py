@@ -565,7 +565,9 @@ class Explorer:
         self.jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="projection")
+        # Made on the first projection and dropped by shutdown(): an app's lifespan ends with
+        # shutdown(), and the same explorer may serve again (tests, an ASGI client per request).
+        self._executor: ThreadPoolExecutor | None = None
 
     def network(self, nid: str) -> ServedNetwork:
         if nid not in self.networks:
@@ -643,8 +645,11 @@ class Explorer:
                 if self.jobs[oldest].pending:
                     break
                 self.jobs.pop(oldest)
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="projection")
+            executor = self._executor
         target = torch.from_numpy(arr)[None]
-        self._executor.submit(self._project, job, net, target, cfg, class_idx)
+        executor.submit(self._project, job, net, target, cfg, class_idx)
         log.info("projection %s queued: %s, %d steps", job.id, net.id, steps)
         return job
 
@@ -716,9 +721,14 @@ class Explorer:
         """Cancel every projection and stop the worker (the server is going down)."""
         with self._lock:
             jobs = list(self.jobs.values())
+            executor, self._executor = self._executor, None
         for job in jobs:
             job.cancel.set()
-        self._executor.shutdown(wait=True, cancel_futures=True)
+            if job.state == "queued":
+                job.state = "cancelled"
+                job.finished.set()
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
 
     # -- latents as files ----------------------------------------------------------------------
 
