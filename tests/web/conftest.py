@@ -1,18 +1,31 @@
-"""Tiny networks saved as checkpoints for the explorer's tests, and an explorer over them.
+"""Tiny networks saved as checkpoints for the explorer's tests, an explorer over them, and
+`stylegen serve` in a subprocess on a tiny trained run.
 
 The networks are built at test time (milliseconds): a conditional grey StyleGAN2, an RGB
 StyleGAN2 with noise inputs (projection optimises its noise maps), a StyleGAN3-T and a CycleGAN
-pair. Projection uses the pixel stand-in for the perceptual network.
+pair. Projection uses the pixel stand-in for the perceptual network. The served run is trained
+for 16 images on a folder of small generated pictures (a few seconds).
 """
 
 from __future__ import annotations
 
 import io
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+
+import stylegen
 
 pytest.importorskip("fastapi", reason="the web extra is not installed: pip install 'stylegen[web]'")
 
@@ -97,3 +110,108 @@ def png_of(img) -> bytes:
     buf = io.BytesIO()
     to_pil(torch.as_tensor(img)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# A tiny trained run and `stylegen serve` on it, in a subprocess (the browser and server tests)
+
+SRC = Path(stylegen.__file__).resolve().parents[1]
+SERVER_START_S = 90  # importing torch + FastAPI and loading the network, on a busy machine
+URL_LINE = re.compile(r"^stylegen explorer: (http://\S+/) ")
+
+
+def write_shapes(folder: Path, count: int = 32, size: int = 16) -> Path:
+    """`count` small RGB pictures (a coloured disc on a gradient), a dataset folder to train on."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    yy, xx = np.mgrid[0:size, 0:size] / (size - 1)
+    for i in range(count):
+        c0, c1, disc = rng.uniform(0, 255, (3, 3))
+        cy, cx, r = rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7), rng.uniform(0.15, 0.3)
+        img = c0 * (1 - yy[..., None]) + c1 * yy[..., None]
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = disc
+        Image.fromarray(img.astype(np.uint8)).save(folder / f"{i:03d}.png")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """A run folder of the `tiny` preset trained for 16 images on `write_shapes` (seconds)."""
+    from stylegen.commands import main
+
+    root = tmp_path_factory.mktemp("web-run")
+    data = write_shapes(root / "shapes")
+    threads = torch.get_num_threads()
+    args = ["train", "--data", str(data), "--preset", "tiny", "--kimg", "0.016"]
+    rc = main([*args, "--outdir", str(root / "runs"), "--threads", "1", "--device", "cpu"])
+    torch.set_num_threads(threads)
+    assert rc == 0
+    (run,) = (root / "runs").iterdir()
+    return run
+
+
+@dataclass
+class Server:
+    url: str
+    proc: subprocess.Popen
+    log: Path
+
+    def stop(self) -> int:
+        """Ctrl-C, as a user would; the exit status (130, as every stylegen command's Ctrl-C)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        return self.proc.returncode
+
+
+def start_server(args: list[str], log: Path) -> Server:
+    """`stylegen serve ARGS` in a subprocess (this checkout's source); waits for its URL line."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    }
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "stylegen", "serve", *args],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env=env,
+        )
+    deadline = time.monotonic() + SERVER_START_S
+    line = b""
+
+    def fail(why: str) -> None:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"stylegen serve {why}: {log.read_text()[-2000:]}")
+
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while b"\n" not in line:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                fail(f"printed no URL in {SERVER_START_S} s")
+            if not sel.select(min(left, 1.0)):
+                continue
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                fail("exited before printing its URL")
+            line += chunk
+    match = URL_LINE.match(line.decode())
+    assert match, line
+    return Server(match.group(1), proc, log)
+
+
+@pytest.fixture(scope="session")
+def server(trained_run, tmp_path_factory):
+    """`stylegen serve --network RUN --port 0` (a free port) on the tiny trained run."""
+    log = tmp_path_factory.mktemp("web-server") / "stderr.log"
+    srv = start_server(["--network", str(trained_run), "--port", "0", "--threads", "1"], log)
+    yield srv
+    assert srv.stop() == 130, log.read_text()[-2000:]
+    assert log.read_text().endswith("interrupted\n")  # no traceback: a clean stop
