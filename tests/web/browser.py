@@ -1,0 +1,85 @@
+"""Driving the explorer page in headless Chromium (Debian's /usr/bin/chromium, through Python
+Playwright: its own browser download needs the internet). Shared by tests/web/test_browser.py
+and scripts/make_explorer_screenshot.py, so the README's screenshot comes from the tested flow.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+WAIT_MS = 120_000  # one render on a busy 2-core machine stays far below this
+
+
+@contextmanager
+def browser_page(viewport: dict[str, int] | None = None) -> Iterator[Any]:
+    """A Playwright page in a fresh Chromium profile (deleted afterwards)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw, tempfile.TemporaryDirectory(prefix="stylegen-chromium-") as d:
+        context = pw.chromium.launch_persistent_context(
+            d,
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport=viewport or {"width": 1100, "height": 900},
+        )
+        context.set_default_timeout(WAIT_MS)
+        try:
+            yield context.pages[0] if context.pages else context.new_page()
+        finally:
+            context.close()
+
+
+def open_page(page: Any, url: str) -> None:
+    """Load the explorer and wait until its first image is shown."""
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='1']", state="attached")
+    wait_for_request(page, {})
+
+
+def wait_for_request(page: Any, expected: dict[str, Any]) -> dict[str, Any]:
+    """Wait until the image shown was rendered for a request with the `expected` fields (the
+    page keeps one request in flight and renders the newest controls when it returns)."""
+    page.wait_for_function(
+        """(want) => {
+            const img = document.getElementById("image");
+            if (!img.dataset.request || !img.complete) return false;
+            const got = JSON.parse(img.dataset.request);
+            return Object.entries(want).every(([k, v]) => got[k] === v);
+        }""",
+        arg=expected,
+    )
+    return json.loads(page.get_attribute("#image", "data-request"))
+
+
+def shown_png(page: Any) -> bytes:
+    """The bytes of the PNG the page shows (read back from its blob URL)."""
+    values = page.evaluate(
+        """async () => {
+            const res = await fetch(document.getElementById("image").src);
+            return Array.from(new Uint8Array(await res.arrayBuffer()));
+        }"""
+    )
+    return bytes(values)
+
+
+def set_seed(page: Any, seed: int) -> None:
+    page.fill("#seed", str(seed))
+
+
+def set_psi(page: Any, psi: float) -> None:
+    page.fill("#psi", f"{psi:g}")
