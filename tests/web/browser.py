@@ -1,16 +1,31 @@
-"""Driving the explorer page in headless Chromium (Debian's /usr/bin/chromium, through Python
-Playwright: its own browser download needs the internet). Shared by tests/web/test_browser.py
-and scripts/make_explorer_screenshot.py, so the README's screenshot comes from the tested flow.
+"""Running the explorer as a user does: `stylegen serve` in a subprocess, and its page in
+headless Chromium (Debian's /usr/bin/chromium, through Python Playwright: its own browser
+download needs the internet). Shared by the tests in tests/web and by
+scripts/make_explorer_screenshot.py, so the README's screenshot comes from the tested flow.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import stylegen
+
+SRC = Path(stylegen.__file__).resolve().parents[1]
+SERVER_START_S = 90  # importing torch + FastAPI and loading the network, on a busy machine
+URL_LINE = re.compile(r"^stylegen explorer: (http://\S+/) ")
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -22,6 +37,63 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 WAIT_MS = 120_000  # one render on a busy 2-core machine stays far below this
+
+
+@dataclass
+class Server:
+    url: str
+    proc: subprocess.Popen
+    log: Path
+
+    def stop(self) -> int:
+        """Ctrl-C, as a user would; the exit status (130, as every stylegen command's Ctrl-C)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        return self.proc.returncode
+
+
+def start_server(args: list[str], log: Path) -> Server:
+    """`stylegen serve ARGS` in a subprocess (this checkout's source); waits for its URL line."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    }
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "stylegen", "serve", *args],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env=env,
+        )
+    deadline = time.monotonic() + SERVER_START_S
+    line = b""
+
+    def fail(why: str) -> None:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"stylegen serve {why}: {log.read_text()[-2000:]}")
+
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while b"\n" not in line:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                fail(f"printed no URL in {SERVER_START_S} s")
+            if not sel.select(min(left, 1.0)):
+                continue
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                fail("exited before printing its URL")
+            line += chunk
+    match = URL_LINE.match(line.decode())
+    assert match, line
+    return Server(match.group(1), proc, log)
 
 
 @contextmanager

@@ -10,14 +10,6 @@ for 16 images on a folder of small generated pictures (a few seconds).
 from __future__ import annotations
 
 import io
-import os
-import re
-import selectors
-import signal
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +17,11 @@ import pytest
 import torch
 from PIL import Image
 
-import stylegen
-
 pytest.importorskip("fastapi", reason="the web extra is not installed: pip install 'stylegen[web]'")
 
 from stylegen.models.cyclegan import ResnetGenerator, ResnetGeneratorConfig  # noqa: E402
 from tests.latent.conftest import PixelEmbedding, tiny_generator  # noqa: E402
+from tests.web.browser import start_server  # noqa: E402
 
 
 def build_networks(root) -> dict[str, str]:
@@ -115,10 +106,6 @@ def png_of(img) -> bytes:
 # ---------------------------------------------------------------------------------------------
 # A tiny trained run and `stylegen serve` on it, in a subprocess (the browser and server tests)
 
-SRC = Path(stylegen.__file__).resolve().parents[1]
-SERVER_START_S = 90  # importing torch + FastAPI and loading the network, on a busy machine
-URL_LINE = re.compile(r"^stylegen explorer: (http://\S+/) ")
-
 
 def write_shapes(folder: Path, count: int = 32, size: int = 16) -> Path:
     """`count` small RGB pictures (a coloured disc on a gradient), a dataset folder to train on."""
@@ -148,63 +135,6 @@ def trained_run(tmp_path_factory) -> Path:
     assert rc == 0
     (run,) = (root / "runs").iterdir()
     return run
-
-
-@dataclass
-class Server:
-    url: str
-    proc: subprocess.Popen
-    log: Path
-
-    def stop(self) -> int:
-        """Ctrl-C, as a user would; the exit status (130, as every stylegen command's Ctrl-C)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        return self.proc.returncode
-
-
-def start_server(args: list[str], log: Path) -> Server:
-    """`stylegen serve ARGS` in a subprocess (this checkout's source); waits for its URL line."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
-    }
-    with open(log, "wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "stylegen", "serve", *args],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            env=env,
-        )
-    deadline = time.monotonic() + SERVER_START_S
-    line = b""
-
-    def fail(why: str) -> None:
-        proc.kill()
-        proc.wait()
-        raise AssertionError(f"stylegen serve {why}: {log.read_text()[-2000:]}")
-
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while b"\n" not in line:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                fail(f"printed no URL in {SERVER_START_S} s")
-            if not sel.select(min(left, 1.0)):
-                continue
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                fail("exited before printing its URL")
-            line += chunk
-    match = URL_LINE.match(line.decode())
-    assert match, line
-    return Server(match.group(1), proc, log)
 
 
 @pytest.fixture(scope="session")

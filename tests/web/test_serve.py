@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from stylegen.commands import main
-from tests.web.conftest import SRC, png_to_array
+from tests.web.browser import SRC
+from tests.web.conftest import png_to_array
 
 TIMEOUT = 120  # seconds for one HTTP answer on a busy machine
 
@@ -75,6 +76,7 @@ def test_it_binds_to_this_machine_unless_told(capsys, network_paths, bound):
     host, port = sock.getsockname()[:2]
     out, err = capsys.readouterr()
     assert host == "127.0.0.1"
+    assert sock.proto == socket.IPPROTO_TCP  # so asyncio sets TCP_NODELAY: no 40 ms ACK stalls
     assert out == f"stylegen explorer: http://127.0.0.1:{port}/ (serving sg2; Ctrl-C stops it)\n"
     assert "warning" not in err
 

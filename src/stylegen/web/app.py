@@ -135,7 +135,8 @@ class DirectionsInfo(BaseModel):
         description="SeFa eigenvalue, GANSpace standard deviation (W units), class norm"
     )
     layers: list[int]
-    seconds: float
+    seconds: float = Field(description="time this request took")
+    cached: bool = Field(description="computed by an earlier request")
 
 
 class JobStatus(BaseModel):
@@ -404,6 +405,7 @@ def create_app(explorer: Explorer) -> FastAPI:
         """SeFa, GANSpace or class directions in W (computed on first use, then cached)."""
         net = network(network_id)
         t0 = time.perf_counter()
+        cached = net.has_directions(method)
         d = net.directions(method)
         return {
             "method": d.method,
@@ -412,6 +414,7 @@ def create_app(explorer: Explorer) -> FastAPI:
             "values": [float(v) for v in d.values],
             "layers": list(d.layers),
             "seconds": round(time.perf_counter() - t0, 3),
+            "cached": cached,
         }
 
     @app.post(

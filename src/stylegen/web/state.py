@@ -307,6 +307,10 @@ class ServedNetwork:
 
     # -- directions ----------------------------------------------------------------------------
 
+    def has_directions(self, method: str) -> bool:
+        """Whether `method`'s directions are cached already (the next call returns at once)."""
+        return method in self._directions
+
     def directions(self, method: str):
         """The network's SeFa / GANSpace / class directions, computed on first use and cached."""
         from stylegen.latent import directions as lib

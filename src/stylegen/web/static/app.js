@@ -187,7 +187,7 @@ async function loadDirections() {
     }
     $("dir-status").textContent =
       `${d.count} ${method} directions (${unit}s; ` +
-      (d.seconds > 0.05 ? `computed in ${d.seconds.toFixed(1)} s` : "cached") + ")";
+      (d.cached ? "cached" : `computed in ${d.seconds.toFixed(2)} s`) + ")";
     clearError("directions");
   } catch (e) {
     $("dir-status").textContent = "";
