@@ -131,7 +131,8 @@ def wait_for_request(page: Any, expected: dict[str, Any]) -> dict[str, Any]:
             const img = document.getElementById("image");
             if (!img.dataset.request || !img.complete) return false;
             const got = JSON.parse(img.dataset.request);
-            return Object.entries(want).every(([k, v]) => got[k] === v);
+            return Object.entries(want).every(
+                ([k, v]) => JSON.stringify(got[k]) === JSON.stringify(v));
         }""",
         arg=expected,
     )

@@ -6,6 +6,8 @@ anywhere but the server."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -17,9 +19,10 @@ from tests.web.browser import (
     set_psi,
     set_seed,
     shown_png,
+    start_server,
     wait_for_request,
 )
-from tests.web.conftest import png_to_array
+from tests.web.conftest import png_of, png_to_array
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -91,3 +94,91 @@ def test_the_page_shows_what_stylegen_generate_makes(server, trained_run, tmp_pa
     local = (server.url, f"blob:{server.url[:-1]}")
     assert [u for u in urls if not u.startswith(local)] == [], server.url
     assert server.url.startswith("http://127.0.0.1:")
+
+
+@pytest.fixture(scope="module")
+def multi_server(network_paths, tmp_path_factory):
+    """`stylegen serve` with three networks: conditional StyleGAN2, StyleGAN3, CycleGAN."""
+    log = tmp_path_factory.mktemp("web-multi") / "stderr.log"
+    paths = [network_paths[k] for k in ("sg2c", "sg3", "cyclegan")]
+    args = [a for p in paths for a in ("--network", p)]
+    srv = start_server([*args, "--port", "0", "--threads", "1"], log)
+    yield srv
+    srv.stop()
+
+
+def test_the_other_controls_switcher_downloads_projection_and_cyclegan(
+    multi_server, network_paths, tmp_path
+):
+    from stylegen.checkpoint import load
+    from stylegen.generate import generate_images
+    from stylegen.latent.ws import render_ws_file
+
+    G = load(network_paths["sg2c"], device="cpu")
+    script_errors: list[str] = []
+    with browser_page() as page:
+        page.on("pageerror", lambda exc: script_errors.append(str(exc)))
+        open_page(page, multi_server.url)
+        assert page.is_visible("#network-label") and page.is_visible("#class-row")
+
+        # Class, then a style-mixing preset, then a SeFa slider.
+        page.select_option("#class", "2")
+        wait_for_request(page, {"seed": 0, "class_idx": 2})
+        want = generate_images(G, [0], 1.0, class_idx=2)[0].numpy()
+        np.testing.assert_array_equal(png_to_array(shown_png(page)), want)
+        page.click(".presets button[data-group='coarse']")
+        wait_for_request(page, {"mix_seed": 1, "mix_from": 0, "mix_to": 3})
+        assert not np.array_equal(png_to_array(shown_png(page)), want)
+        page.click("#dir-load")
+        page.wait_for_selector("#dir-sefa-0")
+        page.fill("#dir-sefa-0", "3")
+        wait_for_request(
+            page, {"mix_seed": 1, "edits": [{"method": "sefa", "index": 0, "degree": 3}]}
+        )
+
+        # Downloads: the PNG shown, and a latent that renders it again.
+        with page.expect_download() as dl:
+            page.click("#download-png")
+        assert dl.value.suggested_filename == "sg2c-seed0000.png"
+        assert (png := Path(dl.value.path()).read_bytes()) == shown_png(page)
+        with page.expect_download() as dl:
+            page.click("#download-latent")
+        latent = tmp_path / dl.value.suggested_filename
+        dl.value.save_as(latent)
+        np.testing.assert_array_equal(render_ws_file(G, latent)[0].numpy(), png_to_array(png))
+
+        # Projection: upload, progress, then the projected latent drives the image.
+        target = {"name": "t.png", "mimeType": "image/png", "buffer": png_of(want)}
+        page.set_input_files("#project-file", files=[target])
+        page.fill("#project-steps", "4")
+        page.click("#project-start")
+        page.wait_for_selector("#latent-row:not([hidden])")
+        assert "projected latent p1: PSNR" in page.text_content("#latent-text")
+        assert "done: step 4/4" in page.text_content("#project-status")
+        wait_for_request(page, {"latent": "p1"})
+
+        # The switcher: StyleGAN3 has translate/rotate...
+        page.select_option("#network", "sg3")
+        page.wait_for_selector("#transform:not([hidden])")
+        assert not page.is_visible("#class-row")
+        wait_for_request(page, {"rotate": 0})
+        before = shown_png(page)
+        page.fill("#rot", "30")
+        wait_for_request(page, {"rotate": 30})
+        assert shown_png(page) != before
+
+        # ...and a CycleGAN run translates an upload both ways; a non-image is refused in the page.
+        page.select_option("#network", "cyclegan")
+        page.wait_for_selector("#cyclegan:not([hidden])")
+        assert not page.is_visible("#stylegan")
+        picture = {"name": "p.png", "mimeType": "image/png", "buffer": png_of(want.repeat(3, 0))}
+        page.set_input_files("#translate-file", files=[picture])
+        page.wait_for_function(
+            "() => ['a2b', 'b2a'].every((d) => "
+            "document.getElementById(`translate-${d}`).naturalWidth === 16)"
+        )
+        bogus = {"name": "x.png", "mimeType": "image/png", "buffer": b"not an image"}
+        page.set_input_files("#translate-file", files=[bogus])
+        page.wait_for_selector("#error:not([hidden])")
+        assert "not an image" in page.text_content("#error")
+    assert script_errors == []
