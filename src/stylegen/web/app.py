@@ -313,7 +313,7 @@ async def _read_upload_body(request: Request) -> bytes:
 
 def create_app(explorer: Explorer) -> FastAPI:
     """The FastAPI app over `explorer` (its networks, latents and projection jobs)."""
-    from stylegen import __version__
+    from stylegen.version import __version__
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
