@@ -48,7 +48,7 @@ class Server:
     log: Path
 
     def stop(self) -> int:
-        """Ctrl-C, as a user would; the exit status (130, as every stylegen command's Ctrl-C)."""
+        """Ctrl-C, as a user would; the exit status."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:

@@ -143,5 +143,7 @@ def server(trained_run, tmp_path_factory):
     log = tmp_path_factory.mktemp("web-server") / "stderr.log"
     srv = start_server(["--network", str(trained_run), "--port", "0", "--threads", "1"], log)
     yield srv
-    assert srv.stop() == 130, log.read_text()[-2000:]
-    assert log.read_text().endswith("interrupted\n")  # no traceback: a clean stop
+    # Ctrl-C: 130 and "interrupted" when uvicorn re-raises it, 0 when its handler swallows it
+    # first (it varies with timing); a clean stop either way, no traceback.
+    assert srv.stop() in (0, 130), log.read_text()[-2000:]
+    assert "Traceback" not in log.read_text()
