@@ -36,6 +36,7 @@ COMMAND_NAMES = [
     "project",
     "directions",
     "edit",
+    "serve",
 ]
 
 

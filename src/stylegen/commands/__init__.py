@@ -26,6 +26,7 @@ from stylegen.commands import (
     mix,
     project,
     reconstruct,
+    serve,
     train,
     translate,
     video,
@@ -57,6 +58,7 @@ COMMANDS = (
     project,
     directions,
     edit,
+    serve,
 )
 
 
