@@ -24,6 +24,7 @@ COMMAND_NAMES = [
     "train",
     "generate",
     "reconstruct",
+    "upscale",
     "dataset",
     "demo",
     "convert",

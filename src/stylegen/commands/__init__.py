@@ -28,6 +28,7 @@ from stylegen.commands import (
     reconstruct,
     train,
     translate,
+    upscale,
     video,
 )
 from stylegen.commands.common import Parser
@@ -45,6 +46,7 @@ COMMANDS = (
     train,
     generate,
     reconstruct,
+    upscale,
     dataset,
     demo,
     convert,
