@@ -37,6 +37,8 @@ COMMAND_NAMES = [
     "project",
     "directions",
     "edit",
+    "ensemble",
+    "average",
 ]
 
 

@@ -20,6 +20,7 @@ from stylegen.commands import (
     demo,
     directions,
     edit,
+    ensemble,
     generate,
     interpolate,
     metrics,
@@ -59,6 +60,7 @@ COMMANDS = (
     project,
     directions,
     edit,
+    ensemble,
 )
 
 

@@ -1,6 +1,6 @@
-"""`stylegen generate`: images (and optionally a grid) from a trained generator, one PNG per
-seed or per latent of a ws file (`--ws`, e.g. a projection's); StyleGAN3 networks can be
-translated and rotated."""
+"""`stylegen generate`: images (and optionally a grid) from a trained generator or ensemble, one
+PNG per seed or per latent of a ws file (`--ws`, e.g. a projection's); StyleGAN3 networks can be
+translated and rotated; `--upscale SR` enlarges every image with a trained upscaler."""
 
 from __future__ import annotations
 
@@ -133,6 +133,11 @@ def _load_generator(args: argparse.Namespace, device: str, check_class: bool = T
     from stylegen.generate import class_labels
 
     G = load(args.network, device=device)
+    if not hasattr(G, "z_dim"):
+        raise UserError(
+            f"--network {args.network} holds a {type(G).__name__}, which does not generate from "
+            "seeds (an upscaler? use `stylegen upscale`)"
+        )
     if check_class and args.class_idx == "all":
         if not getattr(G, "c_dim", 0):
             raise UserError(
