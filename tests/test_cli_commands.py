@@ -24,6 +24,7 @@ COMMAND_NAMES = [
     "train",
     "generate",
     "reconstruct",
+    "upscale",
     "dataset",
     "demo",
     "convert",
@@ -37,6 +38,8 @@ COMMAND_NAMES = [
     "directions",
     "edit",
     "serve",
+    "ensemble",
+    "average",
 ]
 
 

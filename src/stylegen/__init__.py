@@ -11,6 +11,10 @@ cheap: each name loads its module on first use.
     stylegen.translate_images(stylegen.load_translator(run, "a2b"), images)
     stylegen.train_baseline(stylegen.BaselineConfig(data="fashion-mnist", arch="dcgan"))
     stylegen.reconstruct_images(stylegen.load(vae_run), images)
+    stylegen.train_sr(stylegen.SRConfig(data="fashion-mnist", arch="espcn", scale=2))
+    stylegen.upscale_images(stylegen.load_upscaler(sr_run), images)   -> uint8, scale x larger
+    stylegen.write_ensemble([run_a, run_b], [0.7, 0.3], "ens/")      -> load("ens/") generates
+    stylegen.average_snapshots(run, 5, "avg/")
     stylegen.convert_official("network-snapshot.pkl", "out/")
 """
 
@@ -36,6 +40,12 @@ _API: dict[str, tuple[str, str]] = {
     "resume_cyclegan": ("stylegen.training.cyclegan", "resume_cyclegan"),
     "load_translator": ("stylegen.translate", "load_translator"),
     "translate_images": ("stylegen.translate", "translate_images"),
+    "SRConfig": ("stylegen.training.sr_config", "SRConfig"),
+    "train_sr": ("stylegen.training.sr", "train"),
+    "load_upscaler": ("stylegen.upscale", "load_upscaler"),
+    "upscale_images": ("stylegen.upscale", "upscale_uint8"),
+    "write_ensemble": ("stylegen.ensembles", "write_ensemble"),
+    "average_snapshots": ("stylegen.ensembles", "average_snapshots"),
     "convert_official": ("stylegen.interop.nvlabs", "convert"),
     "UserError": ("stylegen.errors", "UserError"),
     "TrainingDivergedError": ("stylegen.errors", "TrainingDivergedError"),

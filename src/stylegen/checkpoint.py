@@ -29,6 +29,7 @@ from stylegen.devices import check_device
 from stylegen.errors import UserError
 from stylegen.fileio import atomic_dir, fsync_files, replace_dir
 from stylegen.interop.nvlabs import load_network
+from stylegen.models.ensemble import ENSEMBLE_CLASS, Mixture
 from stylegen.models.registry import lookup
 from stylegen.models.serialization import (
     CONFIG_FILE,
@@ -43,6 +44,7 @@ __all__ = [
     "atomic_dir",
     "CONFIG_FILE",
     "check_finite",
+    "ensemble_members",
     "FORMAT",
     "FORMAT_VERSION",
     "load",
@@ -159,6 +161,8 @@ def load(
         )
     folder = resolve(path)
     doc = read_config(folder)
+    if doc.get("model_class") == ENSEMBLE_CLASS:
+        return _load_ensemble(folder, doc, device)
     name = doc.get("model_class", "")
     if not isinstance(name, str):
         raise UserError(
@@ -214,6 +218,39 @@ def check_finite(tensors: dict[str, torch.Tensor], where: str, allow: bool = Fal
         f"{what}; the run diverged or the file is damaged: use an earlier snapshot, or pass "
         "--allow-nonfinite (allow_nonfinite=True) to load it anyway"
     )
+
+
+def ensemble_members(folder: Path, doc: dict[str, Any]) -> tuple[list[Path], list[float]]:
+    """The member folders (relative paths are relative to the ensemble folder) and weights of
+    an ensemble's config.json; one line when the list is malformed."""
+    config = doc.get("config", {})
+    members, weights = config.get("members"), config.get("weights")
+    ok = isinstance(members, list) and isinstance(weights, list) and len(members) == len(weights)
+    if not ok or not members or not all(isinstance(m, str) for m in members):
+        raise UserError(
+            f"{folder / CONFIG_FILE} lists no valid members/weights; write it again with "
+            "`stylegen ensemble --members A,B --out ENS`"
+        )
+    return [folder / m for m in members], [float(w) for w in weights]
+
+
+def _load_ensemble(folder: Path, doc: dict[str, Any], device: torch.device) -> Mixture:
+    """A mixture of the members an ensemble folder lists (each loaded like any network)."""
+    paths, weights = ensemble_members(folder, doc)
+    members = []
+    for member in paths:
+        try:
+            kind = read_config(member).get("model_class")
+        except UserError as exc:
+            raise UserError(f"ensemble {folder}: member {exc}") from None
+        if kind == ENSEMBLE_CLASS:
+            raise UserError(
+                f"ensemble {folder} lists another ensemble ({member}); list its members instead"
+            )
+        members.append(load(member, device=device))
+    model = Mixture(members, weights)
+    model.checkpoint_metadata = doc.get("metadata", {})
+    return model.to(device).eval().requires_grad_(False)
 
 
 def _check_keys(model: nn.Module, tensors: dict[str, torch.Tensor]) -> tuple[list, list]:

@@ -34,6 +34,7 @@ from stylegen.models.registry import build_model, lookup, name_of, registered_mo
 from stylegen.models.stylegan1 import StyleGAN1GeneratorConfig
 from stylegen.models.stylegan2 import GeneratorConfig
 from stylegen.models.stylegan3 import StyleGAN3GeneratorConfig
+from stylegen.models.superres import ESPCNConfig, SRCNNConfig
 from stylegen.models.vae import VAEConfig
 
 
@@ -172,6 +173,17 @@ def _stylegan1_generator() -> Case:
     )
 
 
+# The upscalers: SRCNN as the paper (no bicubic skip), ESPCN with it; colour, small widths.
+def _srcnn() -> Case:
+    cfg = SRCNNConfig(scale=2, img_channels=3, n1=8, n2=4, residual=False)
+    return Case(cfg, lambda rng: (torch.rand(2, 3, 6, 5, generator=rng) * 2 - 1,))
+
+
+def _espcn() -> Case:
+    cfg = ESPCNConfig(scale=3, img_channels=3, n1=8, n2=4)
+    return Case(cfg, lambda rng: (torch.rand(2, 3, 6, 5, generator=rng) * 2 - 1,))
+
+
 # registry name -> tiny case; every registered model class needs one
 FACTORIES: dict[str, Callable[[], Case]] = {
     "stylegan2.Generator": _stylegan2_generator,
@@ -187,6 +199,8 @@ FACTORIES: dict[str, Callable[[], Case]] = {
     "progan.Generator": _progan_generator,
     "progan.Discriminator": _progan_discriminator,
     "stylegan1.Generator": _stylegan1_generator,
+    "srcnn.SRCNN": _srcnn,
+    "espcn.ESPCN": _espcn,
 }
 
 

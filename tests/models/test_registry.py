@@ -33,6 +33,8 @@ SAVED_NAMES = [
     "progan.Generator",
     "progan.Discriminator",
     "stylegan1.Generator",
+    "srcnn.SRCNN",
+    "espcn.ESPCN",
 ]
 
 

@@ -20,6 +20,7 @@ from stylegen.commands import (
     demo,
     directions,
     edit,
+    ensemble,
     generate,
     interpolate,
     metrics,
@@ -29,6 +30,7 @@ from stylegen.commands import (
     serve,
     train,
     translate,
+    upscale,
     video,
 )
 from stylegen.commands.common import Parser
@@ -46,6 +48,7 @@ COMMANDS = (
     train,
     generate,
     reconstruct,
+    upscale,
     dataset,
     demo,
     convert,
@@ -59,6 +62,7 @@ COMMANDS = (
     directions,
     edit,
     serve,
+    ensemble,
 )
 
 

@@ -1,6 +1,6 @@
-"""`stylegen generate`: images (and optionally a grid) from a trained generator, one PNG per
-seed or per latent of a ws file (`--ws`, e.g. a projection's); StyleGAN3 networks can be
-translated and rotated."""
+"""`stylegen generate`: images (and optionally a grid) from a trained generator or ensemble, one
+PNG per seed or per latent of a ws file (`--ws`, e.g. a projection's); StyleGAN3 networks can be
+translated and rotated; `--upscale SR` enlarges every image with a trained upscaler."""
 
 from __future__ import annotations
 
@@ -56,6 +56,12 @@ def register(subparsers: Subparsers) -> None:
         default=None,
         metavar="DEG",
         help="StyleGAN3 only: rotate by DEG degrees",
+    )
+    p.add_argument(
+        "--upscale",
+        default=None,
+        metavar="SR",
+        help="enlarge every image with a trained upscaler (stylegen train --arch srcnn|espcn)",
     )
     p.set_defaults(func=run)
 
@@ -115,7 +121,9 @@ def _run_ws(args: argparse.Namespace, device: str) -> int:
     if args.batch < 1:
         raise UserError(f"--batch {args.batch} must be >= 1")
     G = _load_generator(args, device, check_class=False)
-    images = render_ws_file(G, args.ws, args.noise_mode, args.batch, device, args.allow_nonfinite)
+    images = args.enlarge(
+        render_ws_file(G, args.ws, args.noise_mode, args.batch, device, args.allow_nonfinite)
+    )
     outdir = Path(args.outdir)
     check_writable(outdir)
     for i, img in enumerate(images):
@@ -132,6 +140,11 @@ def _load_generator(args: argparse.Namespace, device: str, check_class: bool = T
     from stylegen.generate import class_labels
 
     G = load(args.network, device=device, allow_nonfinite=args.allow_nonfinite)
+    if not hasattr(G, "z_dim"):
+        raise UserError(
+            f"--network {args.network} holds a {type(G).__name__}, which does not generate from "
+            "seeds (an upscaler? use `stylegen upscale`)"
+        )
     if check_class and args.class_idx == "all":
         if not getattr(G, "c_dim", 0):
             raise UserError(
@@ -144,7 +157,20 @@ def _load_generator(args: argparse.Namespace, device: str, check_class: bool = T
 
         translate = parse_translate(args.translate) if args.translate else (0.0, 0.0)
         set_input_transform(G, translate, args.rotate or 0.0)
+    args.enlarge = _upscaler(args, G, device)
     return G
+
+
+def _upscaler(args: argparse.Namespace, G, device: str):
+    """--upscale SR: a function uint8 images -> uint8 images `scale` times larger (checked
+    against the generator's channels before any image is made), else the identity."""
+    if args.upscale is None:
+        return lambda images: images
+    from stylegen.upscale import check_channels, load_upscaler, upscale_uint8
+
+    net = load_upscaler(args.upscale, device=device)
+    check_channels(net, int(G.img_channels), f"--network {args.network}")
+    return lambda images: upscale_uint8(net, images)
 
 
 def _write_images(G, seeds: list[int], args: argparse.Namespace, device: str, outdir: Path) -> int:
@@ -168,6 +194,7 @@ def _write_images(G, seeds: list[int], args: argparse.Namespace, device: str, ou
     images = []
     with tqdm(total=len(seeds), desc="generate", unit="img", disable=None) as bar:
         for chunk, imgs in batches:
+            imgs = args.enlarge(imgs)
             for seed, img in zip(chunk, imgs):
                 save_image(img, outdir / f"seed{seed:04d}.png")
             if args.grid:
@@ -182,6 +209,8 @@ def _write_class_rows(
     G, seeds: list[int], args: argparse.Namespace, device: str, outdir: Path
 ) -> int:
     """--class all: seedNNNN-classKK.png for every seed and class; grid.png a row per class."""
+    import torch
+
     from stylegen.generate import class_rows
     from stylegen.images import make_grid, save_image
 
@@ -195,6 +224,7 @@ def _write_class_rows(
         device=device,
         allow_nonfinite=args.allow_nonfinite,
     )
+    rows = torch.stack([args.enlarge(row) for row in rows])
     for k, row in enumerate(rows):
         for seed, img in zip(seeds, row):
             save_image(img, outdir / f"seed{seed:04d}-class{k:02d}.png")

@@ -56,7 +56,8 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
         "--preset",
         default=None,
         help="the family's recipe (StyleGAN: tiny, cpu32 (default), cifar, paper256, "
-        "stylegan3-t, stylegan3-t-cpu, ...; --arch gan/dcgan/cgan/vae: cpu32, paper64, tiny)",
+        "stylegan3-t, stylegan3-t-cpu, ...; --arch gan/dcgan/cgan/vae: cpu32, paper64, tiny; "
+        "--arch srcnn/espcn: cpu32, paper, tiny)",
     )
     p.add_argument("--cond", action="store_true", help="class-conditional training")
     p.add_argument("--labels", default=_default("labels"), choices=["json", "folders"])

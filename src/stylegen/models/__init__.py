@@ -1,6 +1,6 @@
 """Networks: StyleGAN2 generator and discriminator, StyleGAN3 generator, CycleGAN generator and
 discriminator, the baselines (MLP GAN, DCGAN, their conditional forms, the VAE), ProGAN generator
-and discriminator, StyleGAN (2019) generator. Importing this
+and discriminator, StyleGAN (2019) generator, the upscalers (SRCNN, ESPCN). Importing this
 package imports every family, so every model class is registered (models/registry.py) before a
 checkpoint is read."""
 
@@ -14,10 +14,12 @@ from stylegen.models.registry import build_model, lookup, name_of, registered_mo
 from stylegen.models.stylegan1 import StyleGAN1GeneratorConfig
 from stylegen.models.stylegan2 import Generator, GeneratorConfig, SynthesisNetwork
 from stylegen.models.stylegan3 import StyleGAN3GeneratorConfig
+from stylegen.models.superres import ESPCN, SRCNN
 from stylegen.models.vae import VAE
 
 __all__ = [
     "DCGANDiscriminator",
+    "ESPCN",
     "DCGANGenerator",
     "Discriminator",
     "DiscriminatorConfig",
@@ -30,6 +32,7 @@ __all__ = [
     "ProGANDiscriminatorConfig",
     "ProGANGeneratorConfig",
     "ResnetGenerator",
+    "SRCNN",
     "StyleGAN1GeneratorConfig",
     "StyleGAN3GeneratorConfig",
     "SynthesisNetwork",

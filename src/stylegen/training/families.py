@@ -68,6 +68,13 @@ FAMILY_TABLE: tuple[FamilyEntry, ...] = (
         module="stylegen.training.progressive",
     ),
     FamilyEntry(
+        kind="sr",
+        title="super-resolution (SRCNN/ESPCN)",
+        arches=("srcnn", "espcn"),
+        config="stylegen.training.sr_config:SRConfig",
+        module="stylegen.training.sr",
+    ),
+    FamilyEntry(
         kind="cyclegan",
         title="CycleGAN",
         arches=(),
