@@ -32,13 +32,22 @@ __all__ = ["ESPCN", "ESPCNConfig", "SCALES", "SRCNN", "SRCNNConfig"]
 SCALES = (2, 3, 4)
 
 
-def _check(name: str, scale: int, channels: int, widths: tuple[int, ...]) -> None:
+# Bounds checked before any allocation, so an edited config.json cannot ask for terabytes.
+MAX_FILTERS = 4096
+MAX_KERNEL = 31
+
+
+def _check(name: str, scale: int, channels: int, filters: dict[str, int], kernels: dict[str, int]):
     if scale not in SCALES:
         raise UserError(f"{name}: scale {scale} is not supported; use 2, 3 or 4")
     if channels not in (1, 3):
         raise UserError(f"{name}: img_channels {channels} must be 1 (grey) or 3 (RGB)")
-    if any(w < 1 for w in widths):
-        raise UserError(f"{name}: layer sizes {widths} must be positive")
+    for field, value in filters.items():
+        if not 1 <= value <= MAX_FILTERS:
+            raise UserError(f"{name}: {field} {value} must be between 1 and {MAX_FILTERS}")
+    for field, value in kernels.items():
+        if not 1 <= value <= MAX_KERNEL:
+            raise UserError(f"{name}: {field} {value} must be between 1 and {MAX_KERNEL}")
 
 
 def _conv(cin: int, cout: int, k: int) -> nn.Conv2d:
@@ -57,9 +66,9 @@ class SRCNNConfig:
     residual: bool = True
 
     def validate(self) -> SRCNNConfig:
-        _check(
-            "SRCNN", self.scale, self.img_channels, (self.n1, self.n2, self.f1, self.f2, self.f3)
-        )
+        filters = {"n1": self.n1, "n2": self.n2}
+        kernels = {"f1": self.f1, "f2": self.f2, "f3": self.f3}
+        _check("SRCNN", self.scale, self.img_channels, filters, kernels)
         return self
 
 
@@ -75,9 +84,9 @@ class ESPCNConfig:
     residual: bool = True
 
     def validate(self) -> ESPCNConfig:
-        _check(
-            "ESPCN", self.scale, self.img_channels, (self.n1, self.n2, self.f1, self.f2, self.f3)
-        )
+        filters = {"n1": self.n1, "n2": self.n2}
+        kernels = {"f1": self.f1, "f2": self.f2, "f3": self.f3}
+        _check("ESPCN", self.scale, self.img_channels, filters, kernels)
         return self
 
 
