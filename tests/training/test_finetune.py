@@ -21,7 +21,7 @@ from stylegen.training.stylegan_config import TrainConfig
 from stylegen.training.trainer import new_step
 from tests.interop.official_pickles import perturbed, snapshot_dict, write_pickle
 
-BASE = dict(data="fashion-mnist", preset="tiny", max_size=64, threads=2)
+BASE = dict(data="fashion-mnist", preset="tiny", max_size=64, threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_official_pkl_source(tmp_path):
 
 def test_cli_run_records_init_and_resumes(source, tmp_path):
     out = tmp_path / "runs"
-    args = ["train", "--data", "fashion-mnist", "--max-size", "64", "--cond", "--threads", "2"]
+    args = ["train", "--data", "fashion-mnist", "--max-size", "64", "--cond", "--threads", "1"]
     assert main([*args, "--kimg", "0.008", "--init", str(source.parent), "--outdir", str(out)]) == 0
     run = next(out.iterdir())
     options = json.loads((run / "training_options.json").read_text())

@@ -28,6 +28,7 @@ from stylegen.commands import (
     reconstruct,
     train,
     translate,
+    tune,
     video,
 )
 from stylegen.commands.common import Parser
@@ -43,6 +44,7 @@ from stylegen.errors import (
 # In the order `stylegen --help` lists them.
 COMMANDS = (
     train,
+    tune,
     generate,
     reconstruct,
     dataset,
