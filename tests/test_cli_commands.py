@@ -22,6 +22,7 @@ from stylegen.training import distributed, families, losses
 
 COMMAND_NAMES = [
     "train",
+    "tune",
     "generate",
     "reconstruct",
     "dataset",

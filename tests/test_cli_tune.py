@@ -118,6 +118,7 @@ def _bad_inputs(tmp_path):
         (["--storage", "nonsense"], "cannot open --storage nonsense"),
         (["--kimg", "0.004"], "--kimg 0.004 is shorter than one snapshot"),
         (["--metric", "pr1k3_full"], "gives two numbers"),
+        (["--prune-startup", "-1"], "--prune-startup -1 must be"),
     ]
 
 

@@ -73,6 +73,8 @@ def _base_config(cfg: TuneConfig) -> Any:
 
     if not isinstance(cfg.trials, int) or cfg.trials < 1:
         raise UserError(f"--trials {cfg.trials} must be a positive integer")
+    if not isinstance(cfg.prune_startup, int) or cfg.prune_startup < 0:
+        raise UserError(f"--prune-startup {cfg.prune_startup} must be an integer >= 0")
     if cfg.pruner not in ("median", "none"):
         raise UserError(f"unknown --pruner {cfg.pruner!r}; choose one of: median, none")
     base = TrainConfig(
