@@ -184,6 +184,7 @@ COMMAND_DESTS = {
     "func",
     "verbose",
     "resume",
+    "config",  # train --config: a file of config values, not one field
     "dry_run",
     "gpus",
     "cpu_procs",
