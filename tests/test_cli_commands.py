@@ -22,6 +22,7 @@ from stylegen.training import distributed, families, losses
 
 COMMAND_NAMES = [
     "train",
+    "tune",
     "generate",
     "reconstruct",
     "upscale",
@@ -187,6 +188,7 @@ COMMAND_DESTS = {
     "func",
     "verbose",
     "resume",
+    "config",  # train --config: a file of config values, not one field
     "dry_run",
     "gpus",
     "cpu_procs",

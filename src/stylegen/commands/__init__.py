@@ -30,6 +30,7 @@ from stylegen.commands import (
     serve,
     train,
     translate,
+    tune,
     upscale,
     video,
 )
@@ -46,6 +47,7 @@ from stylegen.errors import (
 # In the order `stylegen --help` lists them.
 COMMANDS = (
     train,
+    tune,
     generate,
     reconstruct,
     upscale,

@@ -23,14 +23,13 @@ from typing import Any
 from stylegen.commands.common import (
     Subparsers,
     config_default,
-    config_from_args,
     pick_device,
     with_progress,
 )
 from stylegen.config import DIST_BACKENDS, config_to_dict
 from stylegen.errors import UserError
 from stylegen.training import families
-from stylegen.training.stylegan_config import AUG_MODES, PRECISIONS, TrainConfig
+from stylegen.training.stylegan_config import AUG_MODES, INIT_ADA_P, PRECISIONS, TrainConfig
 
 
 def _default(name: str) -> Any:
@@ -43,6 +42,7 @@ def register(subparsers: Subparsers) -> None:
     _add_training_flags(p)
     _add_run_flags(p)
     _add_distributed_flags(p)
+    _add_finetune_flags(p)
     _add_family_flags(p)
     p.set_defaults(func=run, train_parser=p)
 
@@ -50,6 +50,12 @@ def register(subparsers: Subparsers) -> None:
 def _add_data_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", help="image folder, .zip, or built-in: fashion-mnist, emoji")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last snapshot")
+    p.add_argument(
+        "--config",
+        metavar="JSON",
+        help="start from the settings in this file (e.g. `stylegen tune`'s best.json); flags "
+        "given as well override it",
+    )
     outdir = _default("outdir")
     p.add_argument("--outdir", default=outdir, help=f"parent folder of runs (default {outdir})")
     p.add_argument(
@@ -151,6 +157,38 @@ def _add_distributed_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_finetune_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("fine-tuning (StyleGAN2/3; see README: Fine-tuning)")
+    g.add_argument(
+        "--init",
+        metavar="SOURCE",
+        help="start from this network: a checkpoint folder, a run folder (its newest snapshot) "
+        "or an official .pkl; its architecture is used, G, D and G_ema are copied, kimg counts "
+        "from 0; --preset then only picks the training settings (default: the source run's)",
+    )
+    g.add_argument(
+        "--freeze-d",
+        type=int,
+        default=_default("freeze_d"),
+        metavar="N",
+        help="FreezeD: keep the first N discriminator blocks fixed, counted from the highest "
+        "resolution (N=1: the b<res> block at the image resolution with its fromRGB; N=2 adds "
+        "b<res/2>; ...). The 4x4 epilogue and label mapping always train, so N is at most "
+        "log2(resolution) - 2 (3 at 32x32)",
+    )
+    g.add_argument(
+        "--freeze-mapping",
+        action="store_true",
+        help="keep G's mapping network fixed (its label embedding still trains)",
+    )
+    g.add_argument(
+        "--init-ada-p",
+        default=_default("init_ada_p"),
+        choices=INIT_ADA_P,
+        help="ADA's p at the start: the source's (when its training state has one) or zero",
+    )
+
+
 def _add_family_flags(p: argparse.ArgumentParser) -> None:
     """A flag for every field of the other families' configs that has none yet (a TrainConfig
     field without a flag, such as max_nonfinite, stays without one)."""
@@ -200,6 +238,10 @@ def run(args: argparse.Namespace) -> int:
     distributed.resolve_backend(args.dist_backend, device)  # e.g. NCCL without CUDA
     launching = nprocs > 1 and not distributed.is_worker()
     cfg = None if args.resume else make_config(args, device).resolved()
+    if isinstance(cfg, TrainConfig) and cfg.init:
+        from stylegen.training.finetune import resolve_init  # on use: imports torch
+
+        cfg = resolve_init(cfg).resolved()  # the source's networks, shown by --dry-run too
     if cfg is not None and nprocs > 1 and not isinstance(cfg, TrainConfig):
         raise UserError(f"--arch {args.arch} trains in one process; leave out --gpus/--cpu-procs")
     if cfg is not None and launching:
@@ -220,12 +262,45 @@ def run(args: argparse.Namespace) -> int:
 def make_config(args: argparse.Namespace, device: str) -> Any:
     """The config of a new run for the family of --arch: every flag that names one of its
     fields, and `device`; a flag set for a field it does not have is refused."""
-    if not args.data:
+    base = read_config_file(args.config) if args.config else {}
+    if not args.data and not base.get("data"):
         raise UserError("--data is required (a folder, a .zip, or fashion-mnist / emoji)")
     entry = families.for_arch(args.arch)
     config = entry.config_class()
     _refuse_foreign_flags(args, config, entry)
-    return config_from_args(config, args, device=device)
+    if args.config and config is not TrainConfig:
+        raise UserError(f"--config holds StyleGAN settings; leave out --arch {args.arch}")
+    if args.init and not args.preset and config is TrainConfig:
+        from stylegen.training.finetune import default_preset  # on use: imports torch
+
+        args.preset = default_preset(args.init)
+    values = {**base, "device": device}
+    parser = args.train_parser
+    for f in dataclasses.fields(config):  # flags given on the command line win over the file
+        value = getattr(args, f.name, None)
+        if value is not None and (f.name not in base or value != parser.get_default(f.name)):
+            values[f.name] = value
+    return config(**values)
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """The TrainConfig fields of a JSON file (as training_options.json or tune's best.json)."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"--config {path} is not a readable JSON file ({exc}); fix it") from None
+    if not isinstance(doc, dict):
+        raise UserError(f"--config {path} does not hold a JSON object of training settings")
+    kind = doc.pop("kind", families.DEFAULT_KIND)
+    if kind != families.DEFAULT_KIND:
+        raise UserError(f"--config {path} holds {kind} settings; only StyleGAN settings work")
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(doc) - names)
+    if unknown:
+        raise UserError(f"--config {path} has unknown settings {', '.join(unknown)}; remove them")
+    if isinstance(doc.get("metrics"), list):
+        doc["metrics"] = tuple(doc["metrics"])
+    return doc
 
 
 def _refuse_foreign_flags(args: argparse.Namespace, config: type, entry: Any) -> None:

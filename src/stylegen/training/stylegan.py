@@ -33,7 +33,7 @@ from stylegen.images import float_to_uint8, make_grid, uint8_to_float
 from stylegen.models import Discriminator, Generator, set_reduced_precision
 from stylegen.models.registry import build_model
 from stylegen.models.serialization import write_checkpoint_files
-from stylegen.training import distributed, losses
+from stylegen.training import distributed, finetune, losses
 from stylegen.training.augment import make_augment
 from stylegen.training.ema import ema_beta, update_ema
 from stylegen.training.stats import StatsCollector
@@ -77,6 +77,8 @@ def open_training_data(cfg: TrainConfig):
 
 
 def build_networks(cfg: TrainConfig, ds) -> tuple[Generator, Discriminator]:
+    if cfg.init:  # fine-tuning: the networks are the source's, so the data must fit them
+        finetune.check_data(cfg, ds.resolution, ds.num_channels)
     g_cfg, d_cfg = build_configs(
         cfg.preset,
         img_resolution=ds.resolution,
@@ -175,8 +177,14 @@ class StyleGANStep:
             kimg=cfg.ada_kimg,
             reduce_fn=distributed.all_reduce_sum_ if self.dist.enabled else None,
         )
-        self.opt_G = self._adam(self.G, cfg.glr, cfg.pl_interval if cfg.pl_weight > 0 else None)
-        self.opt_D = self._adam(self.D, cfg.dlr, cfg.r1_interval if cfg.gamma > 0 else None)
+        # Fine-tuning may keep parts fixed (FreezeD, the mapping): they get no optimiser state.
+        self.frozen = finetune.frozen_parameters(self.G, self.D, cfg.freeze_d, cfg.freeze_mapping)
+        self.opt_G = self._adam(
+            self._trainable(self.G), cfg.glr, cfg.pl_interval if cfg.pl_weight > 0 else None
+        )
+        self.opt_D = self._adam(
+            self._trainable(self.D), cfg.dlr, cfg.r1_interval if cfg.gamma > 0 else None
+        )
         self.pl_mean = torch.zeros([], device=self.device)
         self.skipped = 0  # optimiser steps skipped in the current minibatch
         self.stats = StatsCollector()
@@ -184,13 +192,21 @@ class StyleGANStep:
         self.shard_rngs = [self._new_shard_rng(s) for s in self.layout.local_shards]
 
     @staticmethod
-    def _adam(module: torch.nn.Module, lr: float, reg_interval: int | None):
+    def _adam(params: list[torch.nn.Parameter], lr: float, reg_interval: int | None):
         betas: tuple[float, ...] = (0.0, 0.99)
         if reg_interval:
             lr, betas = losses.lazy_reg_params(lr, betas, reg_interval)
-        return torch.optim.Adam(
-            module.parameters(), lr=lr, betas=tuple(float(b) for b in betas), eps=1e-8
-        )
+        return torch.optim.Adam(params, lr=lr, betas=tuple(float(b) for b in betas), eps=1e-8)
+
+    def _trainable(self, module: torch.nn.Module) -> list[torch.nn.Parameter]:
+        return [p for p in module.parameters() if id(p) not in self.frozen]
+
+    def _requires_grad(self, module: torch.nn.Module, flag: bool) -> None:
+        """requires_grad_ that leaves frozen parameters without gradients."""
+        module.requires_grad_(False)
+        if flag:
+            for p in self._trainable(module):
+                p.requires_grad_(True)
 
     def _grid_latents(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Fixed latents for sample grids: 8x8, one row per class when conditional."""
@@ -246,12 +262,14 @@ class StyleGANStep:
     def _gen_c(self, n: int, batches: Batches | None = None) -> torch.Tensor | None:
         return (batches or self.batches).random_labels(n).to(self.device) if self.c_dim else None
 
-    def _run_G(self, z, c, update_emas: bool = False):
+    def _run_G(self, z, c, update_emas: bool = False, grad_ws: bool = False):
         ws = self.G.mapping(z, c, update_emas=update_emas)
         if self.cfg.style_mixing_prob > 0:
             ws = losses.style_mixing_ws(
                 lambda z2, c2: self.G.mapping(z2, c2), z, c, ws, self.cfg.style_mixing_prob
             )
+        if grad_ws and not ws.requires_grad:  # a frozen mapping: the penalty still needs d/dws
+            ws = ws.detach().requires_grad_(True)
         return self.G.synthesis(ws, update_emas=update_emas), ws
 
     def _run_D(self, img, c):
@@ -289,8 +307,8 @@ class StyleGANStep:
         opt.step()
 
     def _phase_G(self, z, c) -> torch.Tensor:
-        self.G.requires_grad_(True)
-        self.D.requires_grad_(False)
+        self._requires_grad(self.G, True)
+        self._requires_grad(self.D, False)
         img, _ = self._run_G(z, c)
         logits = self._run_D(img, c)
         self.stats.report("Loss/scores/fake", logits)
@@ -302,7 +320,7 @@ class StyleGANStep:
         cfg = self.cfg
         n = max(z.shape[0] // cfg.pl_batch_shrink, 1)
         c_small = c[:n] if c is not None else None
-        img, ws = self._run_G(z[:n], c_small)
+        img, ws = self._run_G(z[:n], c_small, grad_ws=True)
         # Every shard starts from the same pl_mean; the new one is the mean over shards.
         penalty, new_pl_mean, _ = losses.path_length_penalty(
             img, ws, self.pl_mean, decay=cfg.pl_decay
@@ -317,8 +335,8 @@ class StyleGANStep:
     def _phase_D(self, real, real_c, z, c, do_main: bool, do_r1: bool):
         """D's loss on one shard, and its logits on the reals (for ADA)."""
         cfg = self.cfg
-        self.G.requires_grad_(False)
-        self.D.requires_grad_(True)
+        self._requires_grad(self.G, False)
+        self._requires_grad(self.D, True)
         total = torch.zeros([], device=self.device)
         if do_main:
             with torch.no_grad():
@@ -514,7 +532,8 @@ def _shard_seed(seed: int, shard: int, stream: int) -> int:
 def _check_networks(cfg: TrainConfig, ds, world_size: int) -> None:
     """The networks build for this data and the batch splits into `world_size` processes."""
     layout = distributed.shard_layout(cfg.batch, cfg.batch_gpu, world_size)
-    build_networks(dataclasses.replace(cfg, batch_gpu=layout.batch_gpu), ds)
+    G, D = build_networks(dataclasses.replace(cfg, batch_gpu=layout.batch_gpu), ds)
+    finetune.frozen_parameters(G, D, cfg.freeze_d, cfg.freeze_mapping)  # --freeze-d in range
 
 
 def _check(cfg: TrainConfig, ds) -> None:
@@ -522,6 +541,8 @@ def _check(cfg: TrainConfig, ds) -> None:
     from stylegen.metrics.report import check_training_metrics
 
     _check_networks(cfg, ds, distributed.info().world_size)
+    if cfg.init:
+        finetune.check_labels(cfg, ds.label_dim if cfg.cond else 0)
     check_training_metrics(cfg.metrics, device=cfg.device)
 
 
@@ -540,6 +561,7 @@ STYLEGAN = Family(
     run_name=lambda cfg: runs.run_name(cfg.data, cfg.preset),
     check=_check,
     backend=lambda cfg: cfg.dist_backend,
+    prepare=lambda step, cfg: finetune.apply_init(step, cfg) if cfg.init else None,
 )
 
 
@@ -547,7 +569,10 @@ FAMILY = STYLEGAN  # the name training/families.py looks up
 
 
 def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
-    """Start a new run under cfg.outdir; returns the final snapshot folder."""
+    """Start a new run under cfg.outdir; returns the final snapshot folder. With `cfg.init`
+    the networks and their weights come from that source (training/finetune.py)."""
+    if cfg.init:
+        cfg = finetune.resolve_init(cfg)
     return start_run(STYLEGAN, cfg, progress)
 
 

@@ -252,6 +252,7 @@ def magnitude_ema_beta(batch: int) -> float:
 
 AUG_MODES = ("ada", "fixed", "diffaug", "none")
 PRECISIONS = ("fp32", "mixed")
+INIT_ADA_P = ("source", "zero")
 
 
 @dataclass
@@ -299,6 +300,11 @@ class TrainConfig:
     dist_backend: str | None = None  # gloo | nccl | auto; None: $STYLEGEN_DIST_BACKEND or auto
     G_overrides: dict[str, Any] = field(default_factory=dict)
     D_overrides: dict[str, Any] = field(default_factory=dict)
+    # Fine-tuning (training/finetune.py): start from this network's weights and architecture.
+    init: str | None = None  # checkpoint folder, run folder or official .pkl
+    freeze_d: int = 0  # FreezeD: D blocks kept fixed, counted from the highest resolution
+    freeze_mapping: bool = False  # keep G's mapping network fixed
+    init_ada_p: str = "source"  # ADA p from the source's training state, or "zero"
 
     def resolved(self) -> TrainConfig:
         """A copy with every None replaced by the preset's default, validated."""
@@ -333,6 +339,7 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         check_choice("--aug mode", self.aug, AUG_MODES)
         check_choice("--precision", self.precision, PRECISIONS)
+        check_choice("--init-ada-p", self.init_ada_p, INIT_ADA_P)
         self._check_numbers()
         if self.batch and self.pl_weight and self.batch % self.pl_batch_shrink:
             raise UserError(
@@ -362,6 +369,7 @@ class TrainConfig:
             "ada_interval": (self.ada_interval, 1),
             "pl_batch_shrink": (self.pl_batch_shrink, 1),
             "max_nonfinite": (self.max_nonfinite, 1),
+            "--freeze-d": (self.freeze_d, 0),
         }
         for flag, (value, low) in ints.items():
             check_number(flag, value, integer=True, low=low, optional=True)

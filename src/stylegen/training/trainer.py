@@ -345,7 +345,9 @@ class Family:
 
     `open_data(cfg)` opens (and checks) the data; `check(cfg, data)` fails on bad settings
     before a run folder exists; `build_step(cfg, data, device)` builds the step (the torch seed
-    is set just before); `run_name(cfg)` names the run folder.
+    is set just before); `run_name(cfg)` names the run folder; `prepare(step, cfg)` runs once
+    on the step of a new run, before its first minibatch (not on resume): fine-tuning copies the
+    source's weights there (training/finetune.py).
     """
 
     kind: str
@@ -356,6 +358,7 @@ class Family:
     run_name: Callable[[Any], str]
     check: Callable[[Any, Any], None] = lambda cfg, data: None
     backend: Callable[[Any], str | None] = lambda cfg: None
+    prepare: Callable[[Any, Any], None] = lambda step, cfg: None
 
     def __post_init__(self) -> None:
         FAMILIES[self.kind] = self
@@ -388,7 +391,9 @@ def start_run(family: Family, cfg: Any, progress: ProgressFn | None = None) -> P
         trainer = None
         try:
             with _locked(run_dir):
-                trainer = Trainer(new_step(family, cfg, data), cfg, run_dir, progress)
+                step = new_step(family, cfg, data)
+                family.prepare(step, cfg)
+                trainer = Trainer(step, cfg, run_dir, progress)
                 return trainer.run()
         except BaseException:
             if distributed.info().is_main and (trainer is None or trainer.batch_idx == 0):
