@@ -157,3 +157,15 @@ def test_cli_cond_ramp_flag():
     bad = subprocess.run([*run, "--cond-ramp", "2"], capture_output=True, text=True)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert "--cond-ramp" in bad.stderr
+
+
+def test_cpu32_cond_preset_carries_the_ramp_and_flags_override_it():
+    cfg = TrainConfig(data="fashion-mnist", preset="cpu32-cond", cond=True).resolved()
+    assert (cfg.cond_start_kimg, cfg.cond_end_kimg) == (4.0, 14.0)
+    assert cfg.batch == 8 and cfg.gamma == 0.2  # otherwise the cpu32 recipe
+    own = TrainConfig(
+        data="fashion-mnist", preset="cpu32-cond", cond=True, cond_start_kimg=1, cond_end_kimg=2
+    ).resolved()
+    assert (own.cond_start_kimg, own.cond_end_kimg) == (1, 2)
+    plain = TrainConfig(data="fashion-mnist", preset="cpu32", cond=True).resolved()
+    assert plain.cond_start_kimg is None and plain.cond_end_kimg is None

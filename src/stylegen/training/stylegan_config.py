@@ -76,18 +76,12 @@ def _stylegan3(arch: str, what: str, train: TrainDefaults) -> Preset:
     )
 
 
-PRESETS: dict[str, Preset] = {
-    "tiny": Preset(
-        description="a few thousand parameters, for tests",
-        G=dict(z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32),
-        D=dict(channel_base=256, channel_max=32, mapping_layers=2),
-        train=TrainDefaults(batch=8, gamma=0.1, ema_kimg=0.1, ema_rampup=0.05, tick_kimg=0.016),
-    ),
-    # Tuned on a 2-core CPU for Fashion-MNIST in ten minutes (benchmarks/RESULTS.md): 64 channels
-    # at every resolution and no per-pixel noise (which early on shows up as speckle) train far
-    # faster per wall-clock second than the paper's widths.
-    "cpu32": Preset(
-        description="32x32 network sized for training on a 2-core CPU",
+def _cpu32(
+    description: str = "32x32 network sized for training on a 2-core CPU", **train: Any
+) -> Preset:
+    """The cpu32 recipe; `train` overrides its TrainDefaults (the conditional variant's ramp)."""
+    return Preset(
+        description=description,
         G=dict(
             z_dim=128,
             w_dim=128,
@@ -110,7 +104,29 @@ PRESETS: dict[str, Preset] = {
             style_mixing_prob=0.0,
             aug="ada",
             tick_kimg=1.0,
+            **train,
         ),
+    )
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset(
+        description="a few thousand parameters, for tests",
+        G=dict(z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32),
+        D=dict(channel_base=256, channel_max=32, mapping_layers=2),
+        train=TrainDefaults(batch=8, gamma=0.1, ema_kimg=0.1, ema_rampup=0.05, tick_kimg=0.016),
+    ),
+    # Tuned on a 2-core CPU for Fashion-MNIST in ten minutes (benchmarks/RESULTS.md): 64 channels
+    # at every resolution and no per-pixel noise (which early on shows up as speckle) train far
+    # faster per wall-clock second than the paper's widths.
+    "cpu32": _cpu32(),
+    # cpu32 for class-conditional training (--cond): class information ramps in between 4 and 14
+    # kimg (transitional training, Shahbazi et al. 2022); conditional from the first step the
+    # cpu32 network collapses to about one image per class (benchmarks/RESULTS.md).
+    "cpu32-cond": _cpu32(
+        description="cpu32 for class-conditional training: classes ramp in (--cond-ramp 4,14)",
+        cond_start_kimg=4.0,
+        cond_end_kimg=14.0,
     ),
     "cifar": Preset(
         description="official StyleGAN2-ADA CIFAR-10 config (32x32, 2-layer mapping)",
