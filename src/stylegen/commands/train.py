@@ -95,8 +95,11 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
         default=None,
         help="kimg over which the D blur fades out (default batch * 200 / 32)",
     )
+    # One flag, two TrainConfig fields: the action fills both.
+    p.set_defaults(cond_end_kimg=None)
     p.add_argument(
         "--cond-ramp",
+        dest="cond_start_kimg",
         action=CondRampAction,
         metavar="START,END",
         help="with --cond: ramp the class information in between these kimg marks "
