@@ -102,6 +102,16 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
         default=None,
         help="kimg over which the D blur fades out (default batch * 200 / 32)",
     )
+    # One flag, two TrainConfig fields: the action fills both.
+    p.set_defaults(cond_end_kimg=None)
+    p.add_argument(
+        "--cond-ramp",
+        dest="cond_start_kimg",
+        action=CondRampAction,
+        metavar="START,END",
+        help="with --cond: ramp the class information in between these kimg marks "
+        "(transitional training, Shahbazi et al. 2022; default: the preset's)",
+    )
     p.add_argument("--aug", default=None, choices=AUG_MODES)
     p.add_argument(
         "--p", dest="aug_p", type=float, default=_default("aug_p"), help="augment p (start/fixed)"
@@ -113,6 +123,21 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
         default=_default("ada_target"),
         help="ADA r_t target",
     )
+
+
+class CondRampAction(argparse.Action):
+    """`--cond-ramp 5,15` -> cond_start_kimg 5.0, cond_end_kimg 15.0 (TrainConfig fields)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, default=None, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        parts = str(values).split(",")
+        try:
+            start, end = (float(x) for x in parts)
+        except ValueError:  # the parser's error: one line, exit 2
+            parser.error(f"--cond-ramp {values!r}: expected START,END in kimg, e.g. 5,15")
+        namespace.cond_start_kimg, namespace.cond_end_kimg = start, end
 
 
 def _add_run_flags(p: argparse.ArgumentParser) -> None:

@@ -5,6 +5,12 @@ paper's default; `skip`: an image pyramid fed in at every resolution; `orig`: pl
 epilogue appends minibatch standard deviation (Karras et al. 2018), then a conv and two dense
 layers. A conditional D maps the label c to `cmap` with a small mapping network and outputs the
 projection <out(x), cmap> / sqrt(cmap_dim) (Miyato & Koyama 2018). Names match official snapshots.
+
+`uncond_head` adds the class-agnostic term of Miyato & Koyama's projection discriminator that
+StyleGAN2-ADA leaves out: logits = u(x) + lambda * <out(x), cmap> / sqrt(cmap_dim), with u a dense
+layer on the same features. Transitional training (Shahbazi et al. 2022, "Collapse by
+Conditioning") ramps lambda (`cond_weight` of forward) from 0 to 1, so D starts as an
+unconditional discriminator and only later judges whether an image fits its class.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ class DiscriminatorConfig:
     mapping_layers: int = 8  # mapping of the class label c (official default)
     mbstd_group_size: int = 4
     mbstd_num_channels: int = 1
+    uncond_head: bool = False  # class-agnostic logit beside the projection (conditional D only)
 
     def validate(self) -> DiscriminatorConfig:
         check_resolution(self.img_resolution)
@@ -148,6 +155,7 @@ class DiscriminatorEpilogue(nn.Module):
         mbstd_num_channels: int = 1,
         activation: str = "lrelu",
         conv_clamp: float | None = None,
+        uncond_head: bool = False,
     ) -> None:
         super().__init__()
         self.cmap_dim = cmap_dim
@@ -170,9 +178,16 @@ class DiscriminatorEpilogue(nn.Module):
             in_channels * resolution**2, in_channels, activation=activation
         )
         self.out = FullyConnectedLayer(in_channels, 1 if cmap_dim == 0 else cmap_dim)
+        if uncond_head and cmap_dim > 0:
+            self.out_uncond = FullyConnectedLayer(in_channels, 1)
+        self.uncond_head = uncond_head and cmap_dim > 0
 
     def forward(
-        self, x: torch.Tensor, img: torch.Tensor | None, cmap: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        img: torch.Tensor | None,
+        cmap: torch.Tensor | None,
+        cond_weight: float = 1.0,
     ) -> torch.Tensor:
         # The epilogue always runs in float32, whatever precision the blocks above used.
         x = x.to(dtype=torch.float32, memory_format=torch.contiguous_format)
@@ -182,10 +197,12 @@ class DiscriminatorEpilogue(nn.Module):
             x = self.mbstd(x)
         x = self.conv(x)
         x = self.fc(x.flatten(1))
-        x = self.out(x)
-        if self.cmap_dim > 0:
-            x = (x * cmap).sum(dim=1, keepdim=True) * (1 / np.sqrt(self.cmap_dim))
-        return x
+        if self.cmap_dim == 0:
+            return self.out(x)
+        proj = (self.out(x) * cmap).sum(dim=1, keepdim=True) * (1 / np.sqrt(self.cmap_dim))
+        if cond_weight != 1:
+            proj = proj * cond_weight
+        return self.out_uncond(x) + proj if self.uncond_head else proj
 
 
 @register_model("stylegan2.Discriminator")
@@ -242,12 +259,16 @@ class Discriminator(ConfiguredModule):
             resolution=4,
             mbstd_group_size=config.mbstd_group_size,
             mbstd_num_channels=config.mbstd_num_channels,
+            uncond_head=config.uncond_head,
             **common,
         )
 
-    def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, img: torch.Tensor, c: torch.Tensor | None = None, cond_weight: float = 1.0
+    ) -> torch.Tensor:
+        """Logits; `cond_weight` scales the projection (class) term, 1 for a trained D."""
         x = None
         for res in self.block_resolutions:
             x, img = getattr(self, f"b{res}")(x, img)
         cmap = self.mapping(None, c) if self.c_dim > 0 else None
-        return self.b4(x, img, cmap)
+        return self.b4(x, img, cmap, cond_weight)

@@ -3,6 +3,11 @@
 z and the embedded class label are each normalised to unit second moment and concatenated, then
 passed through `num_layers` leaky-ReLU dense layers with learning-rate multiplier 0.01. The running
 mean `w_avg` (decay `w_avg_beta`) is the centre for the truncation trick.
+
+`cond_weight` scales the embedded label before the concatenation: transitional training
+(Shahbazi et al. 2022, "Collapse by Conditioning: Training Class-conditional GANs with Limited
+Data") ramps it from 0 (an unconditional mapping) to 1 (the standard conditional one). It is a
+training-time setting, not a parameter: checkpoints do not store it and load with 1.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class MappingNetwork(nn.Module):
         self.num_ws = num_ws
         self.num_layers = num_layers
         self.w_avg_beta = w_avg_beta
+        self.cond_weight = 1.0  # transitional training's lambda(t); 1 = the standard mapping
         embed_features = w_dim if embed_features is None else embed_features
         layer_features = w_dim if layer_features is None else layer_features
         if c_dim == 0:
@@ -68,7 +74,9 @@ class MappingNetwork(nn.Module):
             parts.append(normalize_2nd_moment(z.to(torch.float32)))
         if self.c_dim > 0:
             assert c is not None and c.shape[1] == self.c_dim, "c has the wrong shape"
-            parts.append(normalize_2nd_moment(self.embed(c.to(torch.float32))))
+            y = normalize_2nd_moment(self.embed(c.to(torch.float32)))
+            # Only scaled while a transition is under way, so lambda = 1 is bit-identical.
+            parts.append(y * self.cond_weight if self.cond_weight != 1 else y)
         x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         for idx in range(self.num_layers):
             x = getattr(self, f"fc{idx}")(x)

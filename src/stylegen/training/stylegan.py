@@ -37,7 +37,12 @@ from stylegen.training import distributed, finetune, losses
 from stylegen.training.augment import make_augment
 from stylegen.training.ema import ema_beta, update_ema
 from stylegen.training.stats import StatsCollector
-from stylegen.training.stylegan_config import TrainConfig, build_configs, magnitude_ema_beta
+from stylegen.training.stylegan_config import (
+    TrainConfig,
+    build_configs,
+    magnitude_ema_beta,
+    transition_weight,
+)
 from stylegen.training.trainer import Family, ProgressFn, read_run_config, resume_run, start_run
 
 __all__ = [
@@ -46,6 +51,7 @@ __all__ = [
     "StyleGANStep",
     "build_networks",
     "check_before_launch",
+    "has_transition",
     "open_training_data",
     "resume",
     "train",
@@ -88,6 +94,8 @@ def build_networks(cfg: TrainConfig, ds) -> tuple[Generator, Discriminator]:
     )
     if hasattr(g_cfg, "magnitude_ema_beta"):  # StyleGAN3: EMA half-life of 20k images
         g_cfg = dataclasses.replace(g_cfg, magnitude_ema_beta=magnitude_ema_beta(cfg.batch))
+    if has_transition(cfg):  # D needs a class-agnostic head while lambda is below 1
+        d_cfg = dataclasses.replace(d_cfg, uncond_head=True)
     g_cfg = dataclasses.replace(g_cfg, **cfg.G_overrides).validate()
     d_cfg = dataclasses.replace(d_cfg, **cfg.D_overrides).validate()
     # The minibatch-std groups live inside one process's shard of the batch.
@@ -100,6 +108,11 @@ def build_networks(cfg: TrainConfig, ds) -> tuple[Generator, Discriminator]:
             f"use a multiple of {group}"
         )
     return build_model(g_cfg), Discriminator(d_cfg)
+
+
+def has_transition(cfg: TrainConfig) -> bool:
+    """Whether `cfg` trains with transitional conditioning (Shahbazi et al. 2022)."""
+    return bool(cfg.cond) and cfg.cond_start_kimg is not None and cfg.cond_end_kimg is not None
 
 
 class Batches:
@@ -151,6 +164,7 @@ class StyleGANStep:
         self.batch = cfg.batch
         self.total_nimg = int(cfg.kimg * 1000)
         self.cur_nimg = 0  # the trainer's count at the current step (D blur fades with it)
+        self.cond_weight = 1.0  # transitional training's lambda at cur_nimg
         self.ds = ds
         self.G, self.D = build_networks(cfg, self.ds)
         self.G.to(self.device).train()
@@ -189,6 +203,7 @@ class StyleGANStep:
         self.skipped = 0  # optimiser steps skipped in the current minibatch
         self.stats = StatsCollector()
         self.grid_z, self.grid_c = self._grid_latents()
+        self._set_cond_weight(0)
         self.shard_rngs = [self._new_shard_rng(s) for s in self.layout.local_shards]
 
     @staticmethod
@@ -218,6 +233,15 @@ class StyleGANStep:
             rows, c = 8, None
         z = torch.randn(rows * 8, self.G.z_dim, generator=gen)
         return z, c
+
+    def _set_cond_weight(self, cur_nimg: int) -> None:
+        """lambda(t) at `cur_nimg` for G's and G_ema's mapping and for D's logits."""
+        if not (self.c_dim and has_transition(self.cfg)):
+            return
+        lam = transition_weight(cur_nimg / 1000, self.cfg.cond_start_kimg, self.cfg.cond_end_kimg)
+        self.cond_weight = lam
+        self.G.mapping.cond_weight = lam
+        self.G_ema.mapping.cond_weight = lam
 
     # -- random streams per shard -----------------------------------------------------------
 
@@ -278,6 +302,8 @@ class StyleGANStep:
         )
         if sigma > 0:
             img = losses.blur_images(img, sigma)
+        if self.cond_weight != 1:  # mid-transition only: a finished ramp is the plain call
+            return self.D(self.augment(img), c, cond_weight=self.cond_weight)
         return self.D(self.augment(img), c)
 
     def _run_phase(self, opt, module, shard_loss: Callable[[int], torch.Tensor]) -> None:
@@ -367,6 +393,7 @@ class StyleGANStep:
         cfg = self.cfg
         n = cfg.batch_gpu
         self.cur_nimg = cur_nimg
+        self._set_cond_weight(cur_nimg)
         self.skipped = 0
         shards = []
         for k in range(len(self.shard_rngs)):
@@ -443,7 +470,13 @@ class StyleGANStep:
         return make_grid(np.stack([self.ds[i][0] for i in idx]), ncols=8)
 
     def save_networks(self, folder: Path, metadata: dict[str, Any]) -> None:
-        write_checkpoint_files(self.G_ema, folder, {**metadata, "dataset": self.cfg.data})
+        metadata = {**metadata, "dataset": self.cfg.data}
+        if self.cond_weight != 1:
+            # Saved mid-transition: the checkpoint loads with lambda 1, which this G_ema was
+            # not trained for yet; set G.mapping.cond_weight to this value to sample as trained.
+            metadata["cond_weight"] = self.cond_weight
+            log.warning("snapshot mid-transition (lambda %.3f < 1)", self.cond_weight)
+        write_checkpoint_files(self.G_ema, folder, metadata)
 
     def metrics_target(self) -> tuple[torch.nn.Module, Any]:
         return self.G_ema, self.ds
@@ -494,6 +527,7 @@ class StyleGANStep:
             augment = {**augment, "ada": {**augment["ada"], "sign_sum": 0.0, "count": 0}}
         self.augment.load_state_dict(augment)
         self.pl_mean = state["pl_mean"].to(self.device)
+        self._set_cond_weight(int(state["counters"][0]))  # the grid before the next step
         self._load_shard_rngs(state, batch_idx=int(state["counters"][1]))
 
     def _load_shard_rngs(self, state: dict[str, Any], batch_idx: int) -> None:
