@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import os
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from PIL import Image
 
 from stylegen.commands import main
-from stylegen.data.datasets import ImageFolderDataset
+from stylegen.data.datasets import ImageFolderDataset, InMemoryDataset
 from stylegen.errors import UserError
 
 RNG = np.random.default_rng(7)
@@ -293,3 +294,27 @@ def test_full_disk_while_packing_leaves_old_zip(tmp_path, monkeypatch, capsys):
     assert "No space left on device" in line
     assert dest.read_bytes() == b"previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs", "o.zip"]  # no temp file left
+
+
+# ---------------------------------------------------------------- labels kept as indices
+
+
+def test_class_labels_are_kept_as_indices():
+    """99,999 classes over 2,000 images: labels stay [N] indices (a one-hot images x classes
+    matrix would be 800 MB); each item's label is still one-hot [label_dim]."""
+    n = 2000
+    images = np.zeros([n, 1, 4, 4], dtype=np.uint8)
+    labels = np.arange(n) % 7
+    labels[5] = 99_998
+    tracemalloc.start()
+    try:
+        ds = InMemoryDataset("many", images, labels, use_labels=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000, peak
+    assert ds.label_dim == 99_999 and ds.label_shape == [99_999]
+    image, label = ds[5]
+    assert label.dtype == np.float32 and label.shape == (99_999,)
+    assert label[99_998] == 1 and label.sum() == 1
+    assert np.flatnonzero(ds.get_label(3)).tolist() == [3]

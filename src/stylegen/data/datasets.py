@@ -40,7 +40,7 @@ LABEL_SOURCES = ("json", "folders")
 LABELS_FILE = "dataset.json"
 # Most classes (and longest label vector) a dataset may have. The largest class-conditional sets
 # in use (ImageNet-21k: 21,841 classes) fit with room to spare; beyond this a stray value such as
-# 3000000000 would make the one-hot label matrix and the conditioning layer allocate gigabytes.
+# 3000000000 would make the conditioning layer allocate gigabytes (labels are kept as indices).
 MAX_CLASSES = 100_000
 
 # Pillow modes holding one grey channel; every other mode becomes RGB (alpha is dropped).
@@ -462,7 +462,7 @@ class ImageDataset(torch.utils.data.Dataset):
         if use_labels and raw_labels is None:
             raise UserError(f"dataset '{name}' has no labels: turn labels off (use_labels=False)")
         self.class_names = class_names if use_labels else None
-        self._label_matrix = self._make_label_matrix(raw_labels if use_labels else None)
+        self._store_labels(raw_labels if use_labels else None)
 
         raw_idx = np.arange(self._raw_shape[0], dtype=np.int64)
         if max_size is not None:
@@ -491,13 +491,23 @@ class ImageDataset(torch.utils.data.Dataset):
                 "(4, 8, ..., 1024)"
             )
 
-    def _make_label_matrix(self, raw_labels: np.ndarray | None) -> np.ndarray:
+    def _store_labels(self, raw_labels: np.ndarray | None) -> None:
+        """Keep class labels as int64 indices [N] and vector labels as float32 [N, D].
+
+        A class label becomes one-hot only when an item is read (`_label`): a matrix of images x
+        classes would be 28 GB for 70,000 images of 100,000 classes, although each row holds a
+        single 1.
+        """
         n = self._raw_shape[0]
+        self._label_classes: np.ndarray | None = None
+        self._num_classes = 0
+        self._label_vectors = np.zeros([n, 0], dtype=np.float32)
         if raw_labels is None:
-            return np.zeros([n, 0], dtype=np.float32)
+            return
         raw_labels = np.asarray(raw_labels)
         if raw_labels.ndim == 2:
-            return raw_labels.astype(np.float32)
+            self._label_vectors = raw_labels.astype(np.float32)
+            return
         num_classes = int(raw_labels.max()) + 1
         if self.class_names is not None:
             num_classes = max(num_classes, len(self.class_names))
@@ -506,8 +516,15 @@ class ImageDataset(torch.utils.data.Dataset):
                 f"dataset '{self._name}' has class labels from {int(raw_labels.min())} to "
                 f"{num_classes - 1}; class indices must be 0..{MAX_CLASSES - 1}"
             )
-        onehot = np.zeros([n, num_classes], dtype=np.float32)
-        onehot[np.arange(n), raw_labels.astype(np.int64)] = 1.0
+        self._label_classes = raw_labels.astype(np.int64)
+        self._num_classes = num_classes
+
+    def _label(self, raw_idx: int) -> np.ndarray:
+        """Label of a raw image: float32 [label_dim], a fresh array."""
+        if self._label_classes is None:
+            return self._label_vectors[raw_idx].copy()
+        onehot = np.zeros([self._num_classes], dtype=np.float32)
+        onehot[self._label_classes[raw_idx]] = 1.0
         return onehot
 
     def _load_raw_image(self, raw_idx: int) -> np.ndarray:
@@ -522,11 +539,11 @@ class ImageDataset(torch.utils.data.Dataset):
         if self._xflip[idx]:
             image = image[:, :, ::-1]
         # Always a fresh writable array: callers may modify it, and in-memory data must not change.
-        return image.copy(), self._label_matrix[raw_idx].copy()
+        return image.copy(), self._label(raw_idx)
 
     def get_label(self, idx: int) -> np.ndarray:
         """Label of item idx (after subset and flip mapping): float32 [label_dim]."""
-        return self._label_matrix[int(self._raw_idx[idx])].copy()
+        return self._label(int(self._raw_idx[idx]))
 
     def get_details(self, idx: int) -> tuple[int, bool]:
         """(index of the underlying raw image, whether item idx is mirrored)."""
@@ -550,11 +567,13 @@ class ImageDataset(torch.utils.data.Dataset):
 
     @property
     def label_shape(self) -> list[int]:
-        return [self._label_matrix.shape[1]]
+        return [self.label_dim]
 
     @property
     def label_dim(self) -> int:
-        return self._label_matrix.shape[1]
+        return (
+            self._num_classes if self._label_classes is not None else self._label_vectors.shape[1]
+        )
 
     @property
     def has_labels(self) -> bool:
