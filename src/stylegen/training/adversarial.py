@@ -23,6 +23,7 @@ from stylegen.training import losses
 from stylegen.training.baselines_base import BaselineStep, build_gan
 from stylegen.training.baselines_config import BaselineConfig
 from stylegen.training.stats import Panel
+from stylegen.training.trainer import optimizer_step
 
 __all__ = ["ACCURACY_PANELS", "AdversarialStep", "d_accuracy"]
 
@@ -75,11 +76,11 @@ class AdversarialStep(BaselineStep):
         fake_logits = self.D(fake.detach(), c)
         loss_real, loss_fake = losses.d_logistic_loss(real_logits, fake_logits)
         loss_D = loss_real + loss_fake
-        skipped = self._step(self.opt_D, loss_D.mean())
+        skipped = optimizer_step(self.opt_D, loss_D.mean())
 
         self.D.requires_grad_(False)
         loss_G = losses.g_nonsaturating_loss(self.D(fake, c))
-        skipped += self._step(self.opt_G, loss_G.mean())
+        skipped += optimizer_step(self.opt_G, loss_G.mean())
 
         acc_real, acc_fake = d_accuracy(real_logits.detach(), fake_logits.detach())
         report = self.stats.report

@@ -172,16 +172,6 @@ class BaselineStep:
         """Standard normal [n, dim] from the global CPU RNG (the same on every device)."""
         return torch.randn(n, dim).to(self.device)
 
-    @staticmethod
-    def _step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> int:
-        """Backward + step; a non-finite loss skips the step (returns 1)."""
-        opt.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
-            return 1
-        loss.backward()
-        opt.step()
-        return 0
-
     def _sample(self, G: torch.nn.Module) -> np.ndarray:
         with evaluating(G):
             z, c = self.grid_z.to(self.device), self.grid_c

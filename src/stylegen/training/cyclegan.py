@@ -53,7 +53,14 @@ from stylegen.training.cyclegan_config import (
 )
 from stylegen.training.image_pool import ImagePool
 from stylegen.training.stats import StatsCollector
-from stylegen.training.trainer import Family, ProgressFn, read_run_config, resume_run, start_run
+from stylegen.training.trainer import (
+    Family,
+    ProgressFn,
+    optimizer_step,
+    read_run_config,
+    resume_run,
+    start_run,
+)
 
 __all__ = [
     "CYCLEGAN",
@@ -245,7 +252,7 @@ class CycleGANStep:
                 self.G_BA(real_a), real_a
             )
             loss_g = loss_g + cfg.lambda_identity * cfg.lambda_cycle * identity
-        skipped = self._step(self.opt_G, loss_g)
+        skipped = optimizer_step(self.opt_G, loss_g)
 
         # Discriminators: real vs pooled fakes, halved so D learns slower than G (paper, 7.1).
         self.D_A.requires_grad_(True)
@@ -258,7 +265,7 @@ class CycleGANStep:
         loss_d_b = 0.5 * (
             losses.lsgan_loss(self.D_B(real_b), True) + losses.lsgan_loss(self.D_B(pooled_b), False)
         )
-        skipped += self._step(self.opt_D, loss_d_a + loss_d_b)
+        skipped += optimizer_step(self.opt_D, loss_d_a + loss_d_b)
 
         for name, value in (
             ("Loss/G/loss", loss_g),
@@ -274,16 +281,6 @@ class CycleGANStep:
             report(name, value.detach() if isinstance(value, torch.Tensor) else value)
         self.iteration = batch_idx + 1
         return skipped
-
-    @staticmethod
-    def _step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> int:
-        """Backward + step; a non-finite loss skips the step (returns 1)."""
-        opt.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
-            return 1
-        loss.backward()
-        opt.step()
-        return 0
 
     # -- what the trainer asks for ----------------------------------------------------------
 

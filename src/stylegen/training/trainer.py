@@ -50,6 +50,7 @@ from stylegen.training.stats import (
 )
 
 __all__ = [
+    "optimizer_step",
     "Family",
     "Progress",
     "ProgressFn",
@@ -329,6 +330,18 @@ class Trainer:
         if last_snapshot is None or last_snapshot.name != runs.snapshot_name(self.cur_nimg):
             self.snapshot()
         raise KeyboardInterrupt
+
+
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> int:
+    """Backward + step for the families' plain optimiser steps; a non-finite loss skips the step
+    (returns 1, counted by the trainer as a skipped step) so one bad batch cannot poison the
+    weights."""
+    opt.zero_grad(set_to_none=True)
+    if not torch.isfinite(loss):
+        return 1
+    loss.backward()
+    opt.step()
+    return 0
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

@@ -22,6 +22,7 @@ from stylegen.training import losses
 from stylegen.training.baselines_base import BaselineStep, build_vae, evaluating
 from stylegen.training.baselines_config import BaselineConfig
 from stylegen.training.stats import Panel
+from stylegen.training.trainer import optimizer_step
 
 __all__ = ["VAEStep", "vae_terms"]
 
@@ -78,7 +79,7 @@ class VAEStep(BaselineStep):
         eps = self._noise(real.shape[0], cfg.z_dim)
         terms = vae_terms(self.vae, real, c, eps, cfg.likelihood, cfg.sigma)
         loss = terms["recon"] + cfg.beta_kl * terms["kl"]
-        skipped = self._step(self.opt, loss.mean())
+        skipped = optimizer_step(self.opt, loss.mean())
         for name in ("elbo", "recon", "kl"):
             self.stats.report(f"Loss/VAE/{name}", terms[name].detach())
         self.stats.report("Loss/VAE/loss", loss.detach())
