@@ -25,11 +25,11 @@ import datetime
 import json
 import os
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from cpu_budget import train_for_cpu_seconds
 
 from stylegen.checkpoint import load
 from stylegen.data import open_dataset
@@ -72,15 +72,9 @@ def _networks(step) -> tuple[torch.nn.Module, dict[str, int]]:
 def train_for(name: str, seconds: float, threads: int) -> dict:
     family, cfg = _setup(name, threads)
     step = new_step(family, cfg)
-    nimg, batch_idx = 0, 0
-    start, cpu_start = time.perf_counter(), time.process_time()
     # The budget is CPU time: wall time on a machine shared with other jobs would favour
     # whichever family happened to run while the machine was quiet.
-    while time.process_time() - cpu_start < seconds:
-        step.train_step(nimg, batch_idx)
-        nimg += step.batch
-        batch_idx += 1
-    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    nimg, cpu, elapsed = train_for_cpu_seconds(step, seconds)
     G, params = _networks(step)
     return {
         "name": name,

@@ -20,11 +20,11 @@ import dataclasses
 import datetime
 import json
 import os
-import time
 from pathlib import Path
 
 import torch
 from bench_demo_fid import NUM, RESULTS, sampler_for
+from cpu_budget import train_for_cpu_seconds
 
 from stylegen.data import open_dataset
 from stylegen.images import save_image
@@ -61,13 +61,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     step, label = build(args.arch, args.seed)
     torch.set_num_threads(1)
-    cpu0, wall0 = time.process_time(), time.time()
-    nimg = batch_idx = 0
-    while time.process_time() - cpu0 < args.cpu_seconds:
-        step.train_step(nimg, batch_idx)
-        nimg += step.batch
-        batch_idx += 1
-    cpu, wall = time.process_time() - cpu0, time.time() - wall0
+    nimg, cpu, wall = train_for_cpu_seconds(step, args.cpu_seconds)
     load_after = os.getloadavg()[0]
     G = step.G_ema
     G.save(out / "G_ema", {"kimg": nimg / 1000, "cpu_seconds": cpu})
