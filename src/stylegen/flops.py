@@ -54,10 +54,6 @@ class FlopCount:
         return float(sum(self.by_kind.values()))
 
 
-def _elements(t: torch.Tensor) -> int:
-    return t.numel()
-
-
 def _fir_up(channels_x_pixels_out: int, up: int) -> float:
     """A separable FIR filter after zero insertion: taps/up per dimension reach real samples."""
     return 2.0 * 2 * (_FIR_TAPS / up) * channels_x_pixels_out
