@@ -21,9 +21,20 @@ def test_class_spec_keeps_one_class():
     assert class_slug("T-shirt/top") == "t-shirt-top"
 
 
+def test_class_spec_keeps_a_group_of_classes_with_their_labels():
+    _, labels = fashion_mnist_arrays()
+    ds = open_dataset("fashion-mnist:sneaker,sandal,ankle-boot", use_labels=True)
+    assert len(ds) == int(np.isin(labels, [5, 7, 9]).sum())
+    assert ds.name == "fashion-mnist-sneaker-sandal-ankle-boot"
+    seen = {int(ds[i][1].argmax()) for i in range(0, len(ds), 97)}
+    assert seen == {5, 7, 9}  # original indices of the ten classes, not renumbered
+
+
 def test_unknown_class_lists_the_choices():
     with pytest.raises(UserError, match="no class 'boots'.*ankle-boot"):
         open_dataset("fashion-mnist:boots")
+    with pytest.raises(UserError, match="no class 'boot'"):
+        open_dataset("fashion-mnist:sneaker,boot")
 
 
 def _mem(n, channels=1, value=0, name="m"):

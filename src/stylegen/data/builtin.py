@@ -225,13 +225,17 @@ def split_class_spec(spec: str) -> tuple[str, str | None]:
 def _select_class(
     name: str, images: np.ndarray, labels: np.ndarray, class_names: list[str], wanted: str
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the classes named in `wanted`, one or several separated by commas (the labels keep
+    their original indices, so a conditional network still sees the full class count)."""
     slugs = [class_slug(c) for c in class_names]
-    if class_slug(wanted) not in slugs:
-        raise UserError(
-            f"'{name}' has no class '{wanted}'; choose one of: {', '.join(slugs)} "
-            f"(e.g. {name}:{slugs[-1]})"
-        )
-    keep = labels == slugs.index(class_slug(wanted))
+    keep = np.zeros(len(labels), dtype=bool)
+    for one in wanted.split(","):
+        if class_slug(one) not in slugs:
+            raise UserError(
+                f"'{name}' has no class '{one}'; choose one or several (comma-separated) of: "
+                f"{', '.join(slugs)} (e.g. {name}:{slugs[-1]})"
+            )
+        keep |= labels == slugs.index(class_slug(one))
     return images[keep], labels[keep]
 
 
@@ -246,7 +250,9 @@ def open_builtin(
     """Open a built-in dataset by name (see BUILTIN_DATASETS).
 
     `name:class` keeps one class only, e.g. 'fashion-mnist:sneaker' or 'fashion-mnist:ankle-boot'
-    (class names in lower case, spaces and slashes as '-'), for unpaired translation domains.
+    (class names in lower case, spaces and slashes as '-'), for unpaired translation domains;
+    `name:a,b,c` keeps several, e.g. 'fashion-mnist:sneaker,sandal,ankle-boot' (a group of
+    classes to fine-tune on).
     """
     name, wanted = split_class_spec(name)
     if name == "fashion-mnist":
@@ -259,7 +265,7 @@ def open_builtin(
         raise UserError(f"unknown built-in dataset '{name}': choose one of {BUILTIN_DATASETS}")
     if wanted is not None:
         images, labels = _select_class(name, images, labels, class_names, wanted)
-        name = f"{name}-{class_slug(wanted)}"
+        name = f"{name}-{'-'.join(class_slug(one) for one in wanted.split(','))}"
     return InMemoryDataset(
         name,
         images,
