@@ -169,3 +169,17 @@ def test_cpu32_cond_preset_carries_the_ramp_and_flags_override_it():
     assert (own.cond_start_kimg, own.cond_end_kimg) == (1, 2)
     plain = TrainConfig(data="fashion-mnist", preset="cpu32", cond=True).resolved()
     assert plain.cond_start_kimg is None and plain.cond_end_kimg is None
+
+
+def test_cpu32_fast_presets_bring_bfloat16_and_tapered_networks():
+    from stylegen.training.stylegan_config import build_configs
+
+    cfg = TrainConfig(data="fashion-mnist", preset="cpu32-fast-cond", cond=True).resolved()
+    assert cfg.precision == "mixed" and (cfg.cond_start_kimg, cfg.cond_end_kimg) == (2.0, 10.0)
+    assert TrainConfig(data="x", preset="cpu32-fast", precision="fp32").resolved().precision == (
+        "fp32"
+    )  # the flag wins over the preset
+    assert TrainConfig(data="x", preset="cpu32").resolved().precision == "fp32"
+    g, d = build_configs("cpu32-fast", img_resolution=32, img_channels=1, c_dim=0, arch=None)
+    assert (g.channel_base, g.channel_max, g.num_fp16_res, g.use_noise) == (1024, 128, 4, False)
+    assert (d.architecture, d.channel_base, d.num_fp16_res) == ("orig", 1024, 4)
