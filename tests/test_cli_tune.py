@@ -79,6 +79,12 @@ def test_study_prunes_resumes_and_best_config_reruns(tmp_path, scripted_metric, 
     (run1,) = (study / "trials" / "trial-00001").iterdir()
     assert sorted(p.name for p in run1.glob("snapshot-*")) == ["snapshot-000000.008"]
     assert (study / "history.png").stat().st_size > 0
+    # trial 0 is the baseline: the preset's own values (tiny: gamma 0.1, lr 0.0025)
+    (run0,) = (study / "trials" / "trial-00000").iterdir()
+    opts0 = json.loads((run0 / "training_options.json").read_text())
+    assert (opts0["gamma"], opts0["glr"]) == (0.1, 0.0025)
+    (run1_opts,) = [json.loads((run1 / "training_options.json").read_text())]
+    assert (run1_opts["gamma"], run1_opts["glr"]) != (0.1, 0.0025)
 
     # The same storage: the study continues to 3 trials (one more), and trial 2 is the best.
     assert main(_tune(tmp_path, "--space", str(space), trials="3")) == 0

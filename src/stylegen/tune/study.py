@@ -234,6 +234,7 @@ def run_study(cfg: TuneConfig) -> TuneResult:
         optuna.trial.TrialState.PRUNED,
         optuna.trial.TrialState.FAIL,
     )
+    _enqueue_baseline(study, base, ranges)
     done = len(study.get_trials(deepcopy=False, states=finished))
     if done < cfg.trials:
         log.info("study %s: %d of %d trials done", cfg.study_name, done, cfg.trials)
@@ -246,6 +247,24 @@ def run_study(cfg: TuneConfig) -> TuneResult:
             gc_after_trial=True,
         )
     return write_outputs(study, study_dir, optuna)
+
+
+def _enqueue_baseline(study: Any, base: Any, ranges: dict[str, ParamRange]) -> None:
+    """A new study's first trial runs the preset's own values, so the table answers whether the
+    search beat the recipe at the same kimg (values outside a user's range are left to the
+    sampler)."""
+    if study.trials:
+        return
+    resolved = base.resolved()
+    values = {}
+    for r in ranges.values():
+        value = getattr(resolved, r.field)
+        inside = value in r.choices if r.choices is not None else r.low <= value <= r.high
+        if inside:
+            values[r.name] = value
+    if values:
+        study.enqueue_trial(values, user_attrs={"baseline": True})
+        log.info("trial 0 runs the preset's values: %s", values)
 
 
 class _Objective:
