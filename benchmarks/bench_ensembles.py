@@ -75,9 +75,13 @@ def seed_features(G: torch.nn.Module, num: int, detector) -> np.ndarray:
     """Detector features [num, D] of the images of seeds 0 .. num - 1."""
 
     def sample(n: int, start: int) -> torch.Tensor:
-        z = z_from_seeds(list(range(start, start + n)), G.z_dim)
+        seeds = list(range(start, start + n))
+        z = z_from_seeds(seeds, G.z_dim)
+        c = None
+        if G.c_dim:
+            c = torch.nn.functional.one_hot(torch.tensor(seeds) % G.c_dim, G.c_dim).float()
         with torch.no_grad():
-            return float_to_uint8(G(z, None, noise_mode="const"))
+            return float_to_uint8(G(z, c, noise_mode="const"))
 
     return compute_features_for_generator(
         sample, num, 50, detector, capture_all=True
@@ -98,12 +102,22 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=3.0, help="CPU minutes per run")
     ap.add_argument("--num", type=int, default=2000, help="images per FID / PR")
     ap.add_argument("--outdir", default="runs/bench_ensembles")
+    ap.add_argument("--members", default=None, help="score these networks instead of training")
+    ap.add_argument("--average-run", default=None, help="with --members: run folder to average")
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     outdir = Path(args.outdir)
-    members = [train_member(args.recipe, s, args.minutes, outdir, s == SEEDS[0]) for s in SEEDS]
+    if args.members:
+        members = [Path(m) for m in args.members.split(",")]
+        avg_run = Path(args.average_run) if args.average_run else None
+        names = [f"member {m}" for m in members]
+    else:
+        members = [train_member(args.recipe, s, args.minutes, outdir, s == SEEDS[0]) for s in SEEDS]
+        avg_run = outdir / f"run{SEEDS[0]}"
+        names = [f"run seed {s}" for s in SEEDS]
     ens = write_ensemble(members, [1.0] * len(members), outdir / "ensemble")
-    avg = average_snapshots(outdir / f"run{SEEDS[0]}", SNAPSHOTS, outdir / "average")
+    avg = average_snapshots(avg_run, SNAPSHOTS, outdir / "average") if avg_run else None
 
     detector = load_detector()
     real = compute_features_for_dataset(
@@ -113,17 +127,20 @@ def main() -> None:
     mixture = load(ens)
     which = mixture.member_of(z_from_seeds(list(range(args.num)), mixture.z_dim)).numpy()
     mixed = np.stack([feats[k][s] for s, k in enumerate(which)])
-    rows = [(f"run seed {s}", scores(f, real)) for s, f in zip(SEEDS, feats)]
-    rows.append(("mixture of the 3 (equal weights)", scores(mixed, real)))
-    rows.append(
-        (
-            f"average of run seed {SEEDS[0]}'s last {SNAPSHOTS} snapshots",
-            scores(seed_features(load(avg), args.num, detector), real),
+    rows = [(name, scores(f, real)) for name, f in zip(names, feats)]
+    rows.append((f"mixture of the {len(members)} (equal weights)", scores(mixed, real)))
+    if avg is not None:
+        rows.append(
+            (
+                f"average of {avg_run}'s last {SNAPSHOTS} snapshots",
+                scores(seed_features(load(avg), args.num, detector), real),
+            )
         )
-    )
     lines = [
         f"## bench_ensembles.py — {datetime.datetime.now():%Y-%m-%d %H:%M} ({platform.machine()}, "
-        f"torch {torch.__version__}, {args.recipe}, {args.minutes:g} CPU min per run, 1 thread, "
+        f"torch {torch.__version__}, "
+        + (f"{args.recipe}, {args.minutes:g} CPU min per run, " if not args.members else "")
+        + f"{args.threads} thread(s), "
         f"load avg {os.getloadavg()[0]:.1f})",
         "",
         f"| network | FID@{args.num // 1000}k | precision | recall |",
