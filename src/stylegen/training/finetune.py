@@ -319,7 +319,8 @@ def frozen_parameters(G: nn.Module, D: nn.Module, freeze_d: int, freeze_mapping:
     for res in D.block_resolutions[:freeze_d]:
         frozen += list(getattr(D, f"b{res}").parameters())
     if freeze_mapping:  # the label embedding always trains: a new class count needs it
-        frozen += [p for n, p in G.mapping.named_parameters() if not n.startswith("embed.")]
+        # (StyleGAN2's `embed` is a layer, StyleGAN 2019's a bare matrix)
+        frozen += [p for n, p in G.mapping.named_parameters() if n.split(".")[0] != "embed"]
     return {id(p) for p in frozen}
 
 

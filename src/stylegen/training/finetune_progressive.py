@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 def grown_config(cfg: Any, src: Any) -> Any:
     """The ProgressiveConfig `cfg` (networks already the source's) set to train at the source's
     resolution without growing; UserError for a source still growing."""
+    if cfg.freeze_mapping and src.arch == "progan":
+        raise UserError("--freeze-mapping: a ProGAN generator has no mapping network; leave it out")
     full = src.G_config.img_resolution
     res, alpha = src.grown or (full, 1.0)
     if res != full or alpha < 1:
@@ -36,8 +38,6 @@ def grown_config(cfg: Any, src: Any) -> Any:
             f"fully grown snapshot, or train the source on until it reaches {full}x{full} "
             "(`stylegen train --resume RUN_DIR --kimg N`)"
         )
-    if cfg.freeze_mapping and src.arch == "progan":
-        raise UserError("--freeze-mapping: a ProGAN generator has no mapping network; leave it out")
     if not cfg.fixed_resolution:
         log.info(
             "--init: training at the source's %dx%d from the start (no re-growing)", full, full
