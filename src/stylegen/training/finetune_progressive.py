@@ -51,8 +51,7 @@ def run_discriminator(run_dir: Path, g_config: Any) -> tuple[Any | None, str | N
     if not (run_dir / runs.OPTIONS_FILE).is_file():
         return None, None
     from stylegen.config import config_from_dict
-    from stylegen.training.progressive import network_configs
-    from stylegen.training.progressive_config import ProgressiveConfig
+    from stylegen.training.progressive_config import ProgressiveConfig, network_configs
 
     _, values = runs.read_options(run_dir)
     cfg = config_from_dict(ProgressiveConfig, values)

@@ -32,7 +32,6 @@ frozen mapping (StyleGAN) keep parameters out of the optimisers.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import os
 from pathlib import Path
@@ -52,7 +51,7 @@ from stylegen.models.serialization import write_checkpoint_files
 from stylegen.training import finetune, losses
 from stylegen.training.ema import ema_beta, update_ema
 from stylegen.training.growth import GrowthSchedule, GrowthState
-from stylegen.training.progressive_config import ProgressiveConfig
+from stylegen.training.progressive_config import ProgressiveConfig, network_configs
 from stylegen.training.stats import StatsCollector
 from stylegen.training.stylegan import Batches, open_training_data
 from stylegen.training.trainer import Family, ProgressFn, read_run_config, resume_run, start_run
@@ -63,7 +62,6 @@ __all__ = [
     "ProGANStep",
     "StyleGAN1Step",
     "build_networks",
-    "network_configs",
     "growth_schedule",
     "process_reals",
     "resume",
@@ -93,22 +91,6 @@ def growth_schedule(cfg: ProgressiveConfig, resolution: int) -> GrowthSchedule:
         dlr=cfg.dlr if cfg.dlr is not None else p.lr,
         dlr_by_res=lr_d,
     )
-
-
-def network_configs(
-    cfg: ProgressiveConfig, resolution: int, channels: int, c_dim: int
-) -> tuple[Any, progan.ProGANDiscriminatorConfig]:
-    """G and D configs of `cfg` (its preset and overrides) for images of this size and labels."""
-    p = cfg.preset_values()
-    arch = cfg.arch or "stylegan1"
-    common = dict(img_resolution=resolution, img_channels=channels, c_dim=c_dim)
-    d_cfg = progan.ProGANDiscriminatorConfig(**{**p.D, **common, "blur": arch == "stylegan1"})
-    if arch == "progan":
-        g_cfg = progan.ProGANGeneratorConfig(**{**p.G, **common})
-    else:
-        g_cfg = stylegan1.StyleGAN1GeneratorConfig(**{**p.G, **common})
-    g_cfg = dataclasses.replace(g_cfg, **cfg.G_overrides)
-    return g_cfg, dataclasses.replace(d_cfg, **cfg.D_overrides)
 
 
 def build_networks(cfg: ProgressiveConfig, ds: Any) -> tuple[torch.nn.Module, torch.nn.Module]:

@@ -33,6 +33,7 @@ __all__ = [
     "ProgressiveConfig",
     "ProgressivePreset",
     "get_preset",
+    "network_configs",
 ]
 
 ARCHES = ("progan", "stylegan1")
@@ -142,6 +143,21 @@ def get_preset(arch: str, name: str) -> ProgressivePreset:
     if name not in table:
         raise UserError(f"unknown --arch {arch} preset {name!r}; choose one of: {', '.join(table)}")
     return table[name]
+
+
+def network_configs(cfg: ProgressiveConfig, resolution: int, channels: int, c_dim: int) -> tuple:
+    """G and D configs of `cfg` (its preset and overrides) for images of this size and labels."""
+    # the networks' modules import torch; this module stays torch-free for the CLI parser
+    from stylegen.models.progan import ProGANDiscriminatorConfig, ProGANGeneratorConfig
+    from stylegen.models.stylegan1 import StyleGAN1GeneratorConfig
+
+    p = cfg.preset_values()
+    arch = cfg.arch or "stylegan1"
+    common = dict(img_resolution=resolution, img_channels=channels, c_dim=c_dim)
+    d_cfg = ProGANDiscriminatorConfig(**{**p.D, **common, "blur": arch == "stylegan1"})
+    g_class = ProGANGeneratorConfig if arch == "progan" else StyleGAN1GeneratorConfig
+    g_cfg = dataclasses.replace(g_class(**{**p.G, **common}), **cfg.G_overrides)
+    return g_cfg, dataclasses.replace(d_cfg, **cfg.D_overrides)
 
 
 def _help(text: str) -> dict[str, str]:
