@@ -3,7 +3,10 @@ weights (copied exactly), training at its grown resolution, FreezeD and a frozen
 bad sources refused with one line before a run folder exists."""
 
 import json
+import logging
 import re
+import sys
+import types
 
 import pytest
 import torch
@@ -11,11 +14,13 @@ from PIL import Image
 
 from stylegen.commands import main
 from stylegen.errors import UserError
+from stylegen.models import progan
 from stylegen.runs import STATE_FILE
 from stylegen.training import finetune
 from stylegen.training.progressive import PROGRESSIVE, train
 from stylegen.training.progressive_config import ProgressiveConfig
 from stylegen.training.trainer import new_step
+from tests.interop import test_nvlabs_tf as tf
 
 BASE = dict(data="fashion-mnist", preset="tiny", max_size=32, threads=1)
 
@@ -75,6 +80,26 @@ def test_frozen_d_blocks_and_mapping_do_not_change(grown):
         assert torch.equal(p, before_g[name]) == frozen, name
 
 
+def test_new_class_count_gets_fresh_label_layers(grown, tmp_path, caplog):
+    data = tmp_path / "three"
+    for cls in "abc":
+        (data / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.new("L", (32, 32), i * 90).save(data / cls / f"{i}.png")
+    caplog.set_level(logging.INFO, logger="stylegen.training.finetune")
+    step, _ = _step(grown, data=str(data), cond=True, labels="folders", max_size=None)
+    assert step.G.c_dim == 3 and step.G.mapping.embed.shape[0] == 3
+    state = torch.load(grown / STATE_FILE, weights_only=True)
+    for name, value in step.D.state_dict().items():
+        assert torch.equal(value, state["D"][name]) != name.startswith("b4.out."), name
+    for name, value in step.G.state_dict().items():
+        if name != "mapping.embed":
+            assert torch.equal(value, state["G"][name]), name
+    assert (
+        "10 -> 3: fresh label layers G.mapping.embed, D.b4.out.bias, D.b4.out.weight" in caplog.text
+    )
+
+
 def test_library_refusals(grown, growing, tmp_path):
     out = str(tmp_path / "runs")
     with pytest.raises(UserError, match="--arch progan contradicts --init .* stylegan1"):
@@ -130,3 +155,25 @@ def test_cli_takes_the_family_from_the_source_and_resumes(grown, tmp_path, capsy
     assert options["G_overrides"]["channel_max"] == 8
     assert main(["train", "--resume", str(run), "--kimg", "0.008"]) == 0
     assert (run / "snapshot-000000.008").is_dir()
+
+
+def test_official_tf_progan_pkl(tmp_path, monkeypatch):
+    """An official TF ProGAN snapshot (G, D, Gs): G, D and G_ema copied, arch progan."""
+    net = tf._network_class("tfutil")
+    monkeypatch.setitem(sys.modules, "tfutil", types.SimpleNamespace(Network=net))
+    torch.manual_seed(6)
+    common = dict(img_resolution=16, img_channels=1, **tf.TINY)
+    G = progan.Generator(progan.ProGANGeneratorConfig(z_dim=8, **common)).eval()
+    G_ema = progan.Generator(progan.ProGANGeneratorConfig(z_dim=8, **common)).eval()
+    D = progan.Discriminator(progan.ProGANDiscriminatorConfig(**common)).eval()
+    exported = (
+        tf._export_progan_g(G, net),
+        tf._export_d(D, net, "networks.D_paper", 2),
+        tf._export_progan_g(G_ema, net),
+    )
+    pkl = tf._write(tmp_path / "network-final.pkl", exported)
+    step, cfg = _step(pkl, data=str(_small_data(tmp_path / "data")), max_size=None)
+    assert cfg.arch == "progan" and cfg.preset == "tiny" and cfg.fixed_resolution
+    for mine, theirs in ((step.G, G), (step.D, D), (step.G_ema, G_ema)):
+        for key, value in mine.state_dict().items():
+            assert torch.equal(value, theirs.state_dict()[key]), key

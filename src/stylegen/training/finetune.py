@@ -120,8 +120,9 @@ def _read_pkl(path: Path) -> InitSource:
     G_ema = nets.get("G_ema", nets.get("G"))
     arch = source_arch(G_ema)
     D = nets.get("D")
-    if D is not None and getattr(D, "registry_name", "") != "stylegan2.Discriminator":
-        D = None  # a TF-era discriminator cannot train a StyleGAN2/3; D starts fresh
+    d_name = "progan.Discriminator" if is_progressive(arch) else "stylegan2.Discriminator"
+    if D is not None and getattr(D, "registry_name", "") != d_name:
+        D = None  # e.g. a TF-era discriminator cannot train a StyleGAN2/3; D starts fresh
     return InitSource(
         path=str(path),
         arch=arch,
