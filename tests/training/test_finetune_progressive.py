@@ -19,6 +19,8 @@ from stylegen.runs import STATE_FILE
 from stylegen.training import finetune
 from stylegen.training.progressive import PROGRESSIVE, train
 from stylegen.training.progressive_config import ProgressiveConfig
+from stylegen.training.stylegan import train as train_sg2
+from stylegen.training.stylegan_config import TrainConfig
 from stylegen.training.trainer import new_step
 from tests.interop import test_nvlabs_tf as tf
 
@@ -104,6 +106,8 @@ def test_library_refusals(grown, growing, tmp_path):
     out = str(tmp_path / "runs")
     with pytest.raises(UserError, match="--arch progan contradicts --init .* stylegan1"):
         train(ProgressiveConfig(init=str(grown), arch="progan", cond=True, outdir=out, **BASE))
+    with pytest.raises(UserError, match="holds a stylegan1 generator, which StyleGAN2/3 train"):
+        train_sg2(TrainConfig(init=str(grown), cond=True, outdir=out, **BASE))
     with pytest.raises(UserError, match=r"still growing \(4x4 of 32x32\); pass a fully grown"):
         train(ProgressiveConfig(init=str(growing), outdir=out, **BASE))
     with pytest.raises(UserError, match="--freeze-mapping: a ProGAN generator has no mapping"):

@@ -243,10 +243,10 @@ def resolve_init(cfg: Any) -> Any:
         )
     progressive_cfg = type(cfg).__name__ == "ProgressiveConfig"
     if is_progressive(src.arch) != progressive_cfg:
+        family = "ProGAN/StyleGAN (2019)" if progressive_cfg else "StyleGAN2/3"
         raise UserError(
-            f"--init {cfg.init} holds a {src.arch} generator, which a "
-            f"{type(cfg).__name__} cannot train; use `stylegen train --init {cfg.init}` "
-            "without --arch (or the library's config of that family)"
+            f"--init {cfg.init} holds a {src.arch} generator, which {family} training cannot "
+            f"start from; fine-tune it with `stylegen train --data DATA --init {cfg.init}`"
         )
     skip = DATA_FIELDS + TRAINING_FIELDS
     g = {k: v for k, v in config_to_dict(src.G_config).items() if k not in skip}
