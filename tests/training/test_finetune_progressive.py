@@ -51,7 +51,8 @@ def _step(init, **kw):
     return step, cfg
 
 
-def test_weights_copied_exactly_at_the_grown_resolution(grown):
+def test_weights_copied_exactly_at_the_grown_resolution(grown, caplog):
+    caplog.set_level(logging.INFO, logger="stylegen.training.finetune")
     state = torch.load(grown / STATE_FILE, weights_only=True)
     step, cfg = _step(grown.parent, cond=True)  # the run folder: its newest snapshot
     assert cfg.init == str(grown) and cfg.arch == "stylegan1" and cfg.fixed_resolution
@@ -62,6 +63,7 @@ def test_weights_copied_exactly_at_the_grown_resolution(grown):
         for key, value in own.items():
             assert torch.equal(value, state[name][key]), (name, key)
     assert (step.growth.resolution, step.growth.alpha) == (32, 1.0)  # no re-growing from 4x4
+    assert "training at the source's 32x32 from the start (no re-growing" in caplog.text
 
 
 def test_frozen_d_blocks_and_mapping_do_not_change(grown):

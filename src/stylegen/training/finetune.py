@@ -34,6 +34,7 @@ from torch import nn
 from stylegen import runs
 from stylegen.config import config_to_dict
 from stylegen.errors import UserError
+from stylegen.training.progressive_config import ProgressiveConfig
 
 __all__ = [
     "InitSource",
@@ -241,7 +242,7 @@ def resolve_init(cfg: Any) -> Any:
             f"--arch {cfg.arch} contradicts --init {cfg.init}, which holds a {src.arch} "
             "generator; leave --arch out (the architecture comes from the source)"
         )
-    progressive_cfg = type(cfg).__name__ == "ProgressiveConfig"
+    progressive_cfg = isinstance(cfg, ProgressiveConfig)
     if is_progressive(src.arch) != progressive_cfg:
         family = "ProGAN/StyleGAN (2019)" if progressive_cfg else "StyleGAN2/3"
         raise UserError(
@@ -354,6 +355,9 @@ def apply_init(step: Any, cfg: Any) -> None:
     elif controller is not None and cfg.init_ada_p == "source":
         log.info("--init %s carries no ADA state: p starts from --p %.4f", src.path, cfg.aug_p)
     log.info("initialised G, D and G_ema from %s", src.path)
+    if is_progressive(src.arch):
+        res = src.G_config.img_resolution
+        log.info("training at the source's %dx%d from the start (no re-growing from 4x4)", res, res)
 
 
 # The layers whose shape the class count sets (G's label embedding and first mapping layer, or

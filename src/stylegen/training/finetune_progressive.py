@@ -12,7 +12,6 @@ epilogue always trains. ProGAN has no mapping network, so `--freeze-mapping` is 
 from __future__ import annotations
 
 import dataclasses
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,6 @@ from stylegen import runs
 from stylegen.errors import UserError
 
 __all__ = ["grown_config", "run_discriminator"]
-
-log = logging.getLogger(__name__)
 
 
 def grown_config(cfg: Any, src: Any) -> Any:
@@ -38,11 +35,7 @@ def grown_config(cfg: Any, src: Any) -> Any:
             f"fully grown snapshot, or train the source on until it reaches {full}x{full} "
             "(`stylegen train --resume RUN_DIR --kimg N`)"
         )
-    if not cfg.fixed_resolution:
-        log.info(
-            "--init: training at the source's %dx%d from the start (no re-growing)", full, full
-        )
-    return dataclasses.replace(cfg, fixed_resolution=True)
+    return dataclasses.replace(cfg, fixed_resolution=True)  # apply_init says so in the log
 
 
 def run_discriminator(run_dir: Path, g_config: Any) -> tuple[Any | None, str | None]:
