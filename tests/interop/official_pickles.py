@@ -264,6 +264,7 @@ def snapshot_dict(
     omit_defaults: bool = False,
     resolution: int | None = None,
     use_labels: bool = False,
+    augment_pipe: Persistent | None = None,
 ) -> dict[str, Any]:
     """{training_set_kwargs, G, D, G_ema, augment_pipe} in the official order of each flavour."""
     records = {
@@ -284,11 +285,18 @@ def snapshot_dict(
     if flavour == "ada":
         snap: dict[str, Any] = dict(training_set_kwargs=training_set)
         snap.update({k: records.get(k) for k in ("G", "D", "G_ema")})
-        snap["augment_pipe"] = None
+        snap["augment_pipe"] = augment_pipe
         return snap
     snap = {k: records.get(k) for k in ("G", "D", "G_ema")}
-    snap.update(augment_pipe=None, training_set_kwargs=training_set)
+    snap.update(augment_pipe=augment_pipe, training_set_kwargs=training_set)
     return snap
+
+
+def augment_pipe_record(p: Any) -> Persistent:
+    """An official AugmentPipe as pickled: its probability multiplier `p` is a buffer."""
+    module = nn.Module()
+    module.register_buffer("p", torch.as_tensor(p, dtype=torch.float32))
+    return record_of(module, {"xflip": 1, "rotate90": 1, "xint": 1}, class_name="AugmentPipe")
 
 
 def write_pickle(obj: Any, path: Path, protocol: int = 4) -> Path:

@@ -19,7 +19,12 @@ from stylegen.training import finetune
 from stylegen.training.stylegan import STYLEGAN, train
 from stylegen.training.stylegan_config import TrainConfig
 from stylegen.training.trainer import new_step
-from tests.interop.official_pickles import perturbed, snapshot_dict, write_pickle
+from tests.interop.official_pickles import (
+    augment_pipe_record,
+    perturbed,
+    snapshot_dict,
+    write_pickle,
+)
 
 BASE = dict(data="fashion-mnist", preset="tiny", max_size=64, threads=1)
 
@@ -115,6 +120,31 @@ def test_official_pkl_source(tmp_path):
     _assert_equal(step.G, G.state_dict())
     _assert_equal(step.G_ema, G_ema.state_dict())
     _assert_equal(step.D, D.state_dict())
+
+
+def _official_with_augment_pipe(path, p=None):
+    """An official-style snapshot with an AugmentPipe whose p buffer holds `p` (None: none)."""
+    cfg = GeneratorConfig(
+        z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32, img_channels=1
+    )
+    G = perturbed(Generator(cfg), 1)
+    pipe = augment_pipe_record(p) if p is not None else None
+    return write_pickle(snapshot_dict(dict(G=G, G_ema=G), resolution=32, augment_pipe=pipe), path)
+
+
+def test_official_pkl_ada_p_from_its_augment_pipe(tmp_path, caplog):
+    pkl = _official_with_augment_pipe(tmp_path / "p.pkl", 0.375)
+    assert finetune.load_source(str(pkl)).ada_p == 0.375
+    assert _step(pkl)[0].augment.p == pytest.approx(0.375)
+    assert _step(pkl, init_ada_p="zero")[0].augment.p == 0.0
+    caplog.set_level(logging.INFO, logger="stylegen.training.finetune")
+    for i, bad in enumerate([float("nan"), 1.5, -0.1, [0.1, 0.2]]):
+        pkl = _official_with_augment_pipe(tmp_path / f"bad{i}.pkl", bad)
+        assert finetune.load_source(str(pkl)).ada_p is None, bad
+        assert "is not a probability; ignored" in caplog.text
+        caplog.clear()
+    # No augment pipe (as the other fixtures write): no p, ADA starts from --p.
+    assert finetune.load_source(str(_official_with_augment_pipe(tmp_path / "n.pkl"))).ada_p is None
 
 
 def test_cli_run_records_init_and_resumes(source, tmp_path):

@@ -184,13 +184,17 @@ def _add_distributed_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _add_finetune_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("fine-tuning (StyleGAN2/3; see README: Fine-tuning)")
+    g = p.add_argument_group(
+        "fine-tuning (StyleGAN2/3, StyleGAN 2019, ProGAN; see README: Fine-tuning)"
+    )
     g.add_argument(
         "--init",
         metavar="SOURCE",
         help="start from this network: a checkpoint folder, a run folder (its newest snapshot) "
-        "or an official .pkl; its architecture is used, G, D and G_ema are copied, kimg counts "
-        "from 0; --preset then only picks the training settings (default: the source run's)",
+        "or an official .pkl; its architecture (and family) is used, G, D and G_ema are copied, "
+        "kimg counts from 0; --preset then only picks the training settings (default: the "
+        "source run's). A ProGAN/StyleGAN (2019) source must be fully grown: the new run trains "
+        "at its resolution from the start, without growing again from 4x4",
     )
     g.add_argument(
         "--freeze-d",
@@ -200,12 +204,14 @@ def _add_finetune_flags(p: argparse.ArgumentParser) -> None:
         help="FreezeD: keep the first N discriminator blocks fixed, counted from the highest "
         "resolution (N=1: the b<res> block at the image resolution with its fromRGB; N=2 adds "
         "b<res/2>; ...). The 4x4 epilogue and label mapping always train, so N is at most "
-        "log2(resolution) - 2 (3 at 32x32)",
+        "log2(resolution) - 2 (3 at 32x32). ProGAN/StyleGAN (2019): the same count of D blocks "
+        "(each fromRGB and two 3x3 convolutions), the 4x4 epilogue always trains",
     )
     g.add_argument(
         "--freeze-mapping",
         action="store_true",
-        help="keep G's mapping network fixed (its label embedding still trains)",
+        help="keep G's mapping network fixed (its label embedding still trains); not for "
+        "ProGAN, which has none",
     )
     g.add_argument(
         "--init-ada-p",
@@ -264,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
     distributed.resolve_backend(args.dist_backend, device)  # e.g. NCCL without CUDA
     launching = nprocs > 1 and not distributed.is_worker()
     cfg = None if args.resume else make_config(args, device).resolved()
-    if isinstance(cfg, TrainConfig) and cfg.init:
+    if cfg is not None and getattr(cfg, "init", None):
         from stylegen.training.finetune import resolve_init  # on use: imports torch
 
         cfg = resolve_init(cfg).resolved()  # the source's networks, shown by --dry-run too
@@ -291,12 +297,18 @@ def make_config(args: argparse.Namespace, device: str) -> Any:
     base = read_config_file(args.config) if args.config else {}
     if not args.data and not base.get("data"):
         raise UserError("--data is required (a folder, a .zip, or fashion-mnist / emoji)")
+    if args.init and args.arch is None:
+        from stylegen.training import finetune  # on use: imports torch
+
+        arch = finetune.load_source(args.init).arch
+        if finetune.is_progressive(arch):  # the source picks the family (and its arch)
+            args.arch = arch
     entry = families.for_arch(args.arch)
     config = entry.config_class()
     _refuse_foreign_flags(args, config, entry)
     if args.config and config is not TrainConfig:
         raise UserError(f"--config holds StyleGAN settings; leave out --arch {args.arch}")
-    if args.init and not args.preset and config is TrainConfig:
+    if args.init and not args.preset and "preset" in {f.name for f in dataclasses.fields(config)}:
         from stylegen.training.finetune import default_preset  # on use: imports torch
 
         args.preset = default_preset(args.init)

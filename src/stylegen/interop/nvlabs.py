@@ -394,6 +394,8 @@ class Snapshot:
     path: Path
     networks: dict[str, PersistentRecord | TFNetworkRecord]
     training_set: dict[str, Any] = field(default_factory=dict)
+    # The pickled AugmentPipe's record (its state holds ADA's `p` buffer), never rebuilt.
+    augment_pipe: PersistentRecord | None = None
 
     @property
     def tensorflow(self) -> bool:
@@ -507,7 +509,15 @@ def read_snapshot(path: str | os.PathLike) -> Snapshot:
             "(it holds no G, D or G_ema network)"
         )
     training_set = root.get("training_set_kwargs") if isinstance(root, dict) else None
-    return Snapshot(path, networks, _plain(training_set) if isinstance(training_set, dict) else {})
+    augment = root.get("augment_pipe") if isinstance(root, dict) else None
+    if not (isinstance(augment, PersistentRecord) and augment.class_name == "AugmentPipe"):
+        augment = None
+    return Snapshot(
+        path,
+        networks,
+        _plain(training_set) if isinstance(training_set, dict) else {},
+        augment,
+    )
 
 
 def _tf_snapshot(path: Path, records: tuple) -> Snapshot:

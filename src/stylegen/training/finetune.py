@@ -1,4 +1,5 @@
-"""Fine-tuning a StyleGAN2/3 from any trained network: `stylegen train --init SOURCE`.
+"""Fine-tuning from any trained network: `stylegen train --init SOURCE`, for StyleGAN2/3 and the
+progressive family (ProGAN, StyleGAN 2019; its own rules in training/finetune_progressive.py).
 
 The source is a stylegen checkpoint folder, a run folder (its newest snapshot) or an official
 NVIDIA `.pkl` (read by interop/nvlabs.py, nothing executed). The new run takes its architecture
@@ -15,7 +16,8 @@ kimg counts from 0. Two ways to keep pretrained knowledge, both optional:
 
 A changed number of classes gets freshly initialised label layers (the embedding, and the first
 mapping layer when conditioning is switched on or off); every other tensor is copied exactly.
-ADA's p starts from the source's when its training state has one (`init_ada_p="source"`), else 0.
+ADA's p starts from the source's when its training state has one (`init_ada_p="source"`; for an
+official .pkl the `p` buffer of its pickled AugmentPipe), else 0.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from torch import nn
 from stylegen import runs
 from stylegen.config import config_to_dict
 from stylegen.errors import UserError
+from stylegen.training.progressive_config import ProgressiveConfig
 
 __all__ = [
     "InitSource",
@@ -56,7 +59,7 @@ class InitSource:
     """What a fine-tuning run starts from: configs and state dicts of the source networks."""
 
     path: str  # the resolved checkpoint folder or .pkl
-    arch: str  # stylegan2 | stylegan3-t | stylegan3-r
+    arch: str  # stylegan2 | stylegan3-t | stylegan3-r | progan | stylegan1
     G_config: Any
     D_config: Any | None
     G_ema: dict[str, torch.Tensor]
@@ -64,9 +67,12 @@ class InitSource:
     D: dict[str, torch.Tensor] | None = None  # None: D starts fresh
     ada_p: float | None = None  # the source's ADA probability, when its state holds one
     preset: str | None = None  # the source run's preset (training defaults), when known
+    grown: tuple[int, float] | None = None  # progressive: (resolution, alpha) G_ema shows
 
 
 _CACHE: dict[tuple[str, float], InitSource] = {}
+
+PROGRESSIVE_ARCHES = {"progan.Generator": "progan", "stylegan1.Generator": "stylegan1"}
 
 
 def source_arch(G: nn.Module) -> str:
@@ -76,12 +82,21 @@ def source_arch(G: nn.Module) -> str:
         return "stylegan2"
     if name == "stylegan3.Generator":
         return "stylegan3-r" if G.config.conv_kernel == 1 else "stylegan3-t"
-    raise UserError(f"--init holds a {name or type(G).__name__}, not a StyleGAN2/3 generator")
+    if name in PROGRESSIVE_ARCHES:
+        return PROGRESSIVE_ARCHES[name]
+    raise UserError(
+        f"--init holds a {name or type(G).__name__}, not a StyleGAN2/3, StyleGAN (2019) or "
+        "ProGAN generator; pass one of those"
+    )
+
+
+def is_progressive(arch: str) -> bool:
+    return arch in PROGRESSIVE_ARCHES.values()
 
 
 def load_source(init: str) -> InitSource:
     """Read `init` (checkpoint folder, run folder or official .pkl); one line when it is not a
-    StyleGAN2/3 network. Read once per process (resolve_init and apply_init both ask)."""
+    network we can fine-tune. Read once per process (resolve_init and apply_init both ask)."""
     path = Path(init)
     if not path.exists():
         raise UserError(
@@ -106,10 +121,9 @@ def _read_pkl(path: Path) -> InitSource:
     G_ema = nets.get("G_ema", nets.get("G"))
     arch = source_arch(G_ema)
     D = nets.get("D")
-    if D is not None and getattr(D, "registry_name", "") != "stylegan2.Discriminator":
-        D = None  # a TF-era discriminator cannot train a StyleGAN2/3; D starts fresh
-    # Official snapshots keep ADA's p inside the pickled augment pipe, which the safe reader
-    # does not rebuild: ADA starts from 0 (logged by apply_init).
+    d_name = "progan.Discriminator" if is_progressive(arch) else "stylegan2.Discriminator"
+    if D is not None and getattr(D, "registry_name", "") != d_name:
+        D = None  # e.g. a TF-era discriminator cannot train a StyleGAN2/3; D starts fresh
     return InitSource(
         path=str(path),
         arch=arch,
@@ -118,7 +132,28 @@ def _read_pkl(path: Path) -> InitSource:
         G_ema=G_ema.state_dict(),
         G=nets["G"].state_dict() if "G" in nets else None,
         D=D.state_dict() if D is not None else None,
+        ada_p=_pkl_ada_p(snap),
+        grown=_grown(G_ema),
     )
+
+
+def _pkl_ada_p(snap: Any) -> float | None:
+    """ADA's p of an official snapshot: the `p` buffer of its pickled AugmentPipe (the safe
+    reader keeps the record's state; nothing is rebuilt). None when absent or not a probability."""
+    record = snap.augment_pipe
+    if record is None:
+        return None
+    p = (record.state.get("_buffers") or {}).get("p")
+    value = float(p) if isinstance(p, torch.Tensor) and p.numel() == 1 else None
+    if value is None or not 0.0 <= value <= 1.0:  # NaN fails the comparison too
+        log.info("--init %s: its augment_pipe's p (%s) is not a probability; ignored", snap.path, p)
+        return None
+    return value
+
+
+def _grown(G: nn.Module) -> tuple[int, float] | None:
+    """(resolution, alpha) a growing generator shows; None for the others."""
+    return G.current_resolution() if hasattr(G, "current_resolution") else None
 
 
 def _read_stylegen(path: Path) -> InitSource:
@@ -127,10 +162,10 @@ def _read_stylegen(path: Path) -> InitSource:
     run_dir = path if (path / runs.OPTIONS_FILE).is_file() else path.parent
     if (run_dir / runs.OPTIONS_FILE).is_file():
         kind, _ = runs.read_options(run_dir)
-        if kind != "stylegan":
+        if kind not in ("stylegan", "progressive"):
             raise UserError(
-                f"--init {path} is a {kind} run; --init takes a StyleGAN2/3 checkpoint or run "
-                "folder, or an official .pkl"
+                f"--init {path} is a {kind} run; --init takes a StyleGAN2/3, StyleGAN (2019) or "
+                "ProGAN checkpoint or run folder, or an official .pkl"
             )
     try:
         folder = checkpoint.resolve(path)
@@ -139,6 +174,7 @@ def _read_stylegen(path: Path) -> InitSource:
         raise UserError(f"--init {path} is not a network: {exc}") from None
     arch = source_arch(G_ema)
     source = InitSource(str(folder), arch, G_ema.config, None, G_ema.state_dict())
+    source.grown = _grown(G_ema)
     state_file = folder / runs.STATE_FILE
     if not state_file.is_file():
         log.info("--init %s has no training state: G starts as its G_ema, D fresh", folder)
@@ -147,7 +183,11 @@ def _read_stylegen(path: Path) -> InitSource:
     source.G, source.D = state.get("G"), state.get("D")
     ada = (state.get("augment") or {}).get("ada")
     source.ada_p = float(ada["p"]) if ada else None
-    source.D_config, source.preset = _run_discriminator(folder.parent, G_ema.config)
+    if is_progressive(arch):
+        from stylegen.training.finetune_progressive import run_discriminator
+    else:
+        run_discriminator = _run_discriminator
+    source.D_config, source.preset = run_discriminator(folder.parent, G_ema.config)
     if source.D_config is None:
         source.D = None
     return source
@@ -181,6 +221,8 @@ DEFAULT_PRESETS = {
     "stylegan2": "cpu32",
     "stylegan3-t": "stylegan3-t-cpu",
     "stylegan3-r": "stylegan3-r",
+    "progan": "cpu32",
+    "stylegan1": "cpu32",
 }
 
 
@@ -191,13 +233,21 @@ def default_preset(init: str) -> str:
 
 
 def resolve_init(cfg: Any) -> Any:
-    """A copy of the TrainConfig `cfg` whose networks are those of `cfg.init`: arch, G/D
-    configs (as overrides), the resolved source path; UserError for a contradicting --arch."""
+    """A copy of the TrainConfig (or ProgressiveConfig) `cfg` whose networks are those of
+    `cfg.init`: arch, G/D configs (as overrides), the resolved source path; UserError for a
+    contradicting --arch or a source of the other family."""
     src = load_source(cfg.init)
     if cfg.arch is not None and cfg.arch != src.arch:
         raise UserError(
             f"--arch {cfg.arch} contradicts --init {cfg.init}, which holds a {src.arch} "
             "generator; leave --arch out (the architecture comes from the source)"
+        )
+    progressive_cfg = isinstance(cfg, ProgressiveConfig)
+    if is_progressive(src.arch) != progressive_cfg:
+        family = "ProGAN/StyleGAN (2019)" if progressive_cfg else "StyleGAN2/3"
+        raise UserError(
+            f"--init {cfg.init} holds a {src.arch} generator, which {family} training cannot "
+            f"start from; fine-tune it with `stylegen train --data DATA --init {cfg.init}`"
         )
     skip = DATA_FIELDS + TRAINING_FIELDS
     g = {k: v for k, v in config_to_dict(src.G_config).items() if k not in skip}
@@ -206,9 +256,14 @@ def resolve_init(cfg: Any) -> Any:
     if src.D_config is not None:
         d = {k: v for k, v in config_to_dict(src.D_config).items() if k not in skip}
         D_overrides = {**d, **D_overrides}
-    return dataclasses.replace(
+    cfg = dataclasses.replace(
         cfg, init=src.path, arch=src.arch, G_overrides=G_overrides, D_overrides=D_overrides
     )
+    if progressive_cfg:
+        from stylegen.training.finetune_progressive import grown_config
+
+        cfg = grown_config(cfg, src)
+    return cfg
 
 
 def check_data(cfg: Any, resolution: int, channels: int) -> None:
@@ -254,6 +309,8 @@ def frozen_parameters(G: nn.Module, D: nn.Module, freeze_d: int, freeze_mapping:
     """ids of the parameters that keep their values: D's first `freeze_d` blocks from the
     highest resolution (FreezeD) and, with `freeze_mapping`, G's mapping network."""
     count = d_block_count(D)
+    if freeze_mapping and not hasattr(G, "mapping"):
+        raise UserError("--freeze-mapping: a ProGAN generator has no mapping network; leave it out")
     if freeze_d > count:
         raise UserError(
             f"--freeze-d {freeze_d} is above the discriminator's {count} blocks "
@@ -264,7 +321,8 @@ def frozen_parameters(G: nn.Module, D: nn.Module, freeze_d: int, freeze_mapping:
     for res in D.block_resolutions[:freeze_d]:
         frozen += list(getattr(D, f"b{res}").parameters())
     if freeze_mapping:  # the label embedding always trains: a new class count needs it
-        frozen += [p for n, p in G.mapping.named_parameters() if not n.startswith("embed.")]
+        # (StyleGAN2's `embed` is a layer, StyleGAN 2019's a bare matrix)
+        frozen += [p for n, p in G.mapping.named_parameters() if n.split(".")[0] != "embed"]
     return {id(p) for p in frozen}
 
 
@@ -273,12 +331,13 @@ def frozen_parameters(G: nn.Module, D: nn.Module, freeze_d: int, freeze_mapping:
 
 
 def apply_init(step: Any, cfg: Any) -> None:
-    """Copy the source's weights into a new StyleGAN step's G, D and G_ema and set ADA's p."""
+    """Copy the source's weights into a new step's G, D and G_ema and set ADA's p (StyleGAN2/3)."""
     src = load_source(cfg.init)
-    fresh = _copy_into(step.G, src.G if src.G is not None else src.G_ema, "G")
-    _copy_into(step.G_ema, src.G_ema, "G_ema")
+    labels = LABEL_LAYERS.get(src.arch, LABEL_LAYERS["stylegan2"])
+    fresh = _copy_into(step.G, src.G if src.G is not None else src.G_ema, "G", labels)
+    _copy_into(step.G_ema, src.G_ema, "G_ema", labels)
     if src.D is not None:
-        fresh += _copy_into(step.D, src.D, "D")
+        fresh += _copy_into(step.D, src.D, "D", labels)
     else:
         log.info("--init %s has no discriminator: D starts fresh", src.path)
     if fresh:
@@ -288,17 +347,31 @@ def apply_init(step: Any, cfg: Any) -> None:
             step.G.c_dim,
             ", ".join(fresh),
         )
-    p = src.ada_p if cfg.init_ada_p == "source" else None
-    controller = getattr(step.augment, "controller", None)
-    if p is not None and controller is not None:
+    controller = getattr(getattr(step, "augment", None), "controller", None)  # ADA runs only
+    p = src.ada_p if controller is not None and cfg.init_ada_p == "source" else None
+    if p is not None:
         controller.load_state_dict({**controller.state_dict(), "p": p})
         log.info("ADA p starts from the source's %.4f", p)
-    elif cfg.init_ada_p == "source" and controller is not None:
+    elif controller is not None and cfg.init_ada_p == "source":
         log.info("--init %s carries no ADA state: p starts from --p %.4f", src.path, cfg.aug_p)
     log.info("initialised G, D and G_ema from %s", src.path)
+    if is_progressive(src.arch):
+        res = src.G_config.img_resolution
+        log.info("training at the source's %dx%d from the start (no re-growing from 4x4)", res, res)
 
 
-def _copy_into(module: nn.Module, tensors: dict[str, torch.Tensor], what: str) -> list[str]:
+# The layers whose shape the class count sets (G's label embedding and first mapping layer, or
+# ProGAN's first dense layer, which takes z and the one-hot label; D's per-class output).
+LABEL_LAYERS = {
+    "stylegan2": ("mapping.", "b4.out."),
+    "stylegan1": ("mapping.", "b4.out."),
+    "progan": ("b4.dense.", "b4.out."),
+}
+
+
+def _copy_into(
+    module: nn.Module, tensors: dict[str, torch.Tensor], what: str, label_layers: tuple[str, ...]
+) -> list[str]:
     """Copy every tensor of `tensors` into `module`; returns the names left fresh because the
     class count changed their shape. Any other difference is an error."""
     own = module.state_dict()
@@ -306,8 +379,7 @@ def _copy_into(module: nn.Module, tensors: dict[str, torch.Tensor], what: str) -
         name for name in own if name not in tensors or tensors[name].shape != own[name].shape
     )
     unexpected = [name for name in tensors if name not in own]
-    # Only the label layers may differ: embed, the first mapping layer, D's conditional output.
-    label_layers = ("mapping.", "b4.out.")
+    # Only the label layers may differ.
     bad = [n for n in fresh + unexpected if not n.startswith(label_layers)]
     if bad:
         raise UserError(

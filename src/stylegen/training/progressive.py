@@ -23,6 +23,10 @@ The level of detail is saved with the networks (a buffer) and the schedule in th
 so `--resume` continues exactly, also in the middle of a fade; a run resumed with a different
 schedule is refused. Snapshots hold G_ema, which renders its current resolution up-sampled to the
 data's (models/progan.py).
+
+Fine-tuning (`init`, training/finetune.py and finetune_progressive.py): a new run starts from a
+fully grown source's networks and weights, at its resolution without growing; FreezeD and a
+frozen mapping (StyleGAN) keep parameters out of the optimisers.
 """
 
 from __future__ import annotations
@@ -44,10 +48,10 @@ from stylegen.images import float_to_uint8, make_grid, uint8_to_float
 from stylegen.models import progan, stylegan1
 from stylegen.models.layers import downscale2d, upscale2d
 from stylegen.models.serialization import write_checkpoint_files
-from stylegen.training import losses
+from stylegen.training import finetune, losses
 from stylegen.training.ema import ema_beta, update_ema
 from stylegen.training.growth import GrowthSchedule, GrowthState
-from stylegen.training.progressive_config import ProgressiveConfig
+from stylegen.training.progressive_config import ProgressiveConfig, network_configs
 from stylegen.training.stats import StatsCollector
 from stylegen.training.stylegan import Batches, open_training_data
 from stylegen.training.trainer import Family, ProgressFn, read_run_config, resume_run, start_run
@@ -91,18 +95,12 @@ def growth_schedule(cfg: ProgressiveConfig, resolution: int) -> GrowthSchedule:
 
 def build_networks(cfg: ProgressiveConfig, ds: Any) -> tuple[torch.nn.Module, torch.nn.Module]:
     """G and D of a resolved config for the data (its resolution, channels and labels)."""
-    p = cfg.preset_values()
-    common = dict(
-        img_resolution=ds.resolution,
-        img_channels=ds.num_channels,
-        c_dim=ds.label_dim if cfg.cond else 0,
-    )
-    d_cfg = progan.ProGANDiscriminatorConfig(**{**p.D, **common, "blur": cfg.arch == "stylegan1"})
-    if cfg.arch == "progan":
-        G = progan.Generator(progan.ProGANGeneratorConfig(**{**p.G, **common}))
-    else:
-        G = stylegan1.Generator(stylegan1.StyleGAN1GeneratorConfig(**{**p.G, **common}))
-    return G, progan.Discriminator(d_cfg)
+    if cfg.init:  # fine-tuning: the networks are the source's, so the data must fit them
+        finetune.check_data(cfg, ds.resolution, ds.num_channels)
+    c_dim = ds.label_dim if cfg.cond else 0
+    g_cfg, d_cfg = network_configs(cfg, ds.resolution, ds.num_channels, c_dim)
+    G_cls = progan.Generator if cfg.arch == "progan" else stylegan1.Generator
+    return G_cls(g_cfg), progan.Discriminator(d_cfg)
 
 
 def process_reals(img: torch.Tensor, resolution: int, alpha: float) -> torch.Tensor:
@@ -144,9 +142,11 @@ class ProgressiveStep:
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.c_dim = self.G.c_dim
         self.img_resolution = ds.resolution
+        # Fine-tuning may keep parts fixed (FreezeD, the mapping): they get no optimiser state.
+        self.frozen = finetune.frozen_parameters(self.G, self.D, cfg.freeze_d, cfg.freeze_mapping)
         adam = dict(betas=(0.0, 0.99), eps=1e-8)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=self.schedule.glr, **adam)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=self.schedule.dlr, **adam)
+        self.opt_G = torch.optim.Adam(self._trainable(self.G), lr=self.schedule.glr, **adam)
+        self.opt_D = torch.optim.Adam(self._trainable(self.D), lr=self.schedule.dlr, **adam)
         self.growth = self.schedule.at(0)
         self.batch = self.growth.batch
         self.total_nimg = int(cfg.kimg * 1000)
@@ -156,6 +156,16 @@ class ProgressiveStep:
         self.skipped = 0
         self.grid_z, self.grid_c = self._grid_latents()
         self._show_lod(self.growth.lod)
+
+    def _trainable(self, module: torch.nn.Module) -> list[torch.nn.Parameter]:
+        return [p for p in module.parameters() if id(p) not in self.frozen]
+
+    def _requires_grad(self, module: torch.nn.Module, flag: bool) -> None:
+        """requires_grad_ that leaves frozen parameters without gradients."""
+        module.requires_grad_(False)
+        if flag:
+            for p in self._trainable(module):
+                p.requires_grad_(True)
 
     # -- schedule ---------------------------------------------------------------------------
 
@@ -188,13 +198,13 @@ class ProgressiveStep:
         real = process_reals(uint8_to_float(real).to(self.device), s.resolution, s.alpha)
         real_c = real_c.to(self.device) if self.c_dim else None
 
-        self.G.requires_grad_(False)
-        self.D.requires_grad_(True)
+        self._requires_grad(self.G, False)
+        self._requires_grad(self.D, True)
         self._optimise(self.opt_D, self.loss_D(real, real_c, s))
-        self.G.requires_grad_(True)
-        self.D.requires_grad_(False)
+        self._requires_grad(self.G, True)
+        self._requires_grad(self.D, False)
         self._optimise(self.opt_G, self.loss_G(s))
-        self.D.requires_grad_(True)
+        self._requires_grad(self.D, True)
 
         update_ema(self.G_ema, self.G, ema_beta(s.batch, self.cfg.ema_kimg, None, cur_nimg))
         report = self.stats.report
@@ -412,7 +422,10 @@ def _check(cfg: ProgressiveConfig, ds: Any) -> None:
     folder exists."""
     check_resolution(ds.resolution)
     schedule = growth_schedule(cfg, ds.resolution)
-    _, D = build_networks(cfg, ds)
+    G, D = build_networks(cfg, ds)
+    finetune.frozen_parameters(G, D, cfg.freeze_d, cfg.freeze_mapping)  # --freeze-d in range
+    if cfg.init:
+        finetune.check_labels(cfg, ds.label_dim if cfg.cond else 0)
     group = D.config.mbstd_group_size
     for batch in schedule.batches():
         if group > 1 and batch % min(group, batch):
@@ -438,13 +451,18 @@ PROGRESSIVE = Family(
     build_step=_build_step,
     run_name=lambda cfg: runs.run_name(cfg.data, f"{cfg.arch}-{cfg.preset}"),
     check=_check,
+    prepare=lambda step, cfg: finetune.apply_init(step, cfg) if cfg.init else None,
 )
 
 FAMILY = PROGRESSIVE  # the name training/families.py looks up
 
 
 def train(cfg: ProgressiveConfig, progress: ProgressFn | None = None) -> Path:
-    """Start a new ProGAN / StyleGAN (2019) run under cfg.outdir; returns the final snapshot."""
+    """Start a new ProGAN / StyleGAN (2019) run under cfg.outdir; returns the final snapshot.
+    With `cfg.init` the networks and weights come from that fully grown source, and the run
+    trains at its resolution without growing (training/finetune_progressive.py)."""
+    if cfg.init:
+        cfg = finetune.resolve_init(cfg)
     return start_run(PROGRESSIVE, cfg, progress)
 
 

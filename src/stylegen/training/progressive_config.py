@@ -10,6 +10,11 @@ half-life of 10k images. ProGAN: WGAN-GP (lambda 10, target 1) with the drift te
 StyleGAN: non-saturating logistic loss with R1 (gamma 10) and style mixing (p 0.9). `cpu32` is
 sized for a 2-core CPU and 32x32 data (e.g. Fashion-MNIST), `tiny` for tests. This module imports
 no torch: the CLI builds its flags from `ProgressiveConfig`.
+
+Fine-tuning (`init`, training/finetune.py): the networks are the source's (written into
+`G_overrides` / `D_overrides`, so `--resume` rebuilds them without the source), `arch` is the
+source's (None: "stylegan1" for a new network) and the run trains at the data's resolution from
+the start (`fixed_resolution`): a fully grown source is not grown again from 4x4.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ __all__ = [
     "ProgressiveConfig",
     "ProgressivePreset",
     "get_preset",
+    "network_configs",
 ]
 
 ARCHES = ("progan", "stylegan1")
@@ -139,6 +145,21 @@ def get_preset(arch: str, name: str) -> ProgressivePreset:
     return table[name]
 
 
+def network_configs(cfg: ProgressiveConfig, resolution: int, channels: int, c_dim: int) -> tuple:
+    """G and D configs of `cfg` (its preset and overrides) for images of this size and labels."""
+    # the networks' modules import torch; this module stays torch-free for the CLI parser
+    from stylegen.models.progan import ProGANDiscriminatorConfig, ProGANGeneratorConfig
+    from stylegen.models.stylegan1 import StyleGAN1GeneratorConfig
+
+    p = cfg.preset_values()
+    arch = cfg.arch or "stylegan1"
+    common = dict(img_resolution=resolution, img_channels=channels, c_dim=c_dim)
+    d_cfg = ProGANDiscriminatorConfig(**{**p.D, **common, "blur": arch == "stylegan1"})
+    g_class = ProGANGeneratorConfig if arch == "progan" else StyleGAN1GeneratorConfig
+    g_cfg = dataclasses.replace(g_class(**{**p.G, **common}), **cfg.G_overrides)
+    return g_cfg, dataclasses.replace(d_cfg, **cfg.D_overrides)
+
+
 def _help(text: str) -> dict[str, str]:
     return {"help": text}
 
@@ -149,7 +170,7 @@ class ProgressiveConfig:
 
     data: str
     outdir: str = "runs"
-    arch: str = "stylegan1"
+    arch: str | None = None  # None: the --init source's, else "stylegan1"
     preset: str = "cpu32"
     cond: bool = False
     mirror: bool = False
@@ -189,15 +210,21 @@ class ProgressiveConfig:
     device: str = "cpu"
     threads: int | None = None
     max_nonfinite: int = 20
+    # Fine-tuning (training/finetune.py): start from this fully grown network.
+    init: str | None = None  # checkpoint folder or run folder of a progan/stylegan1 run
+    freeze_d: int = 0  # FreezeD: D blocks kept fixed, counted from the highest resolution
+    freeze_mapping: bool = False  # StyleGAN (2019): keep G's mapping network fixed
+    G_overrides: dict[str, Any] = field(default_factory=dict)  # network config fields
+    D_overrides: dict[str, Any] = field(default_factory=dict)
 
     def preset_values(self) -> ProgressivePreset:
-        return get_preset(self.arch, self.preset)
+        return get_preset(self.arch or "stylegan1", self.preset)
 
     def resolved(self) -> ProgressiveConfig:
         """A copy with every None replaced by the preset's default, validated."""
-        check_choice("--arch", self.arch, ARCHES)
-        p = self.preset_values()
-        r = dataclasses.replace(self)
+        r = dataclasses.replace(self, arch=self.arch or "stylegan1")
+        check_choice("--arch", r.arch, ARCHES)
+        p = r.preset_values()
         own = ("gamma", "style_mixing_prob") if r.arch == "stylegan1" else ("wgan_lambda", "drift")
         for name in ("gamma", "style_mixing_prob", "wgan_lambda", "drift"):
             value = getattr(r, name)
@@ -237,6 +264,8 @@ class ProgressiveConfig:
                 f"--initial-resolution {res} must be a power of two >= 4 (growing doubles the "
                 "resolution from there up to the data's)"
             )
+        if self.freeze_d < 0:
+            raise UserError(f"--freeze-d {self.freeze_d} must be >= 0 (discriminator blocks)")
         if self.batch is not None and self.batch < 1:
             raise UserError(f"--batch {self.batch} must be >= 1")
         for name in ("glr", "dlr", "ema_kimg", "gamma", "wgan_lambda", "drift"):
