@@ -142,14 +142,39 @@ def speed(net, scale: int, threads: int, batch: int = 16, repeats: int = 3) -> f
     return batch / best
 
 
+def speed_table(threads: int) -> None:
+    """images/s at 128x128 output for every model and scale, one thread and `threads`."""
+    data = ArrayData(np.zeros((64, 1, 48, 48), np.uint8))
+    print(
+        f"## bench_sr.py --speed-only — {datetime.datetime.now():%Y-%m-%d %H:%M} "
+        f"({platform.machine()}, torch {torch.__version__}, batch 16, best of 3)\n\n"
+        f"| model | scale | img/s 1 thread | img/s {threads} threads |\n|---|---:|---:|---:|"
+    )
+    for arch in ARCHES:
+        for scale in SCALES:
+            cfg = SRConfig(data="(in memory)", arch=arch, scale=scale, patch=36, kimg=1, threads=1)
+            net = new_step(SR, cfg, data).network()
+            one, many = speed(net, scale, 1), speed(net, scale, threads)
+            print(f"| {arch} | x{scale} | {one:.0f} | {many:.0f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=1.5, help="CPU minutes per model")
     parser.add_argument("--threads", type=int, default=2, help="threads of the speed test")
     parser.add_argument("--sets", default="fashion,photos")
     parser.add_argument("--out", default=None, help="also write the table to this file")
+    parser.add_argument(
+        "--speed-only",
+        action="store_true",
+        help="only images/s at 128x128 output, 1 and --threads threads, of untrained networks "
+        "(the same FLOPs as trained ones); run it alone on the machine",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.speed_only:
+        speed_table(args.threads)
+        return
     sets = {"fashion": (fashion_sets, 24), "photos": (photo_sets, 36)}
     lines = [
         f"## bench_sr.py — {datetime.datetime.now():%Y-%m-%d %H:%M} ({platform.machine()}, "
