@@ -28,5 +28,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"samples:    {snap / 'samples.png'}")
     print(f"checkpoint: {snap}")
     print(f"loss plot:  {snap.parent / 'losses.png'}")
-    print(f"next: stylegen generate --network {snap} --seeds 0-15 --outdir out --grid")
+    # The demo network is class-conditional: `--class all` gives one row per class.
+    extra = " --class all" if cfg.cond else ""
+    print(f"next: stylegen generate --network {snap} --seeds 0-7{extra} --outdir out --grid")
     return 0
