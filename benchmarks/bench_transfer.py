@@ -73,27 +73,8 @@ def fid_of(G: torch.nn.Module, real_stats, detector, num: int) -> float:
     return frechet_distance(*real_stats, *fake.mean_cov())
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--source-classes", default=TOPS)
-    ap.add_argument("--target-classes", default=SHOES)
-    ap.add_argument("--target-size", type=int, default=1000, help="images in the small set")
-    ap.add_argument("--preset", default="cpu32")
-    ap.add_argument("--pretrain-kimg", type=float, default=20.0)
-    ap.add_argument("--pretrained", default=None, help="reuse this run folder as the source")
-    ap.add_argument("--kimg", type=float, default=8.0, help="kimg of each small-set run")
-    ap.add_argument("--every", type=int, default=2, help="snapshot every N kimg (ticks of 1)")
-    ap.add_argument("--freeze-d", type=int, default=0)
-    ap.add_argument("--out", default="runs/bench-transfer")
-    ap.add_argument("--plot", default=str(ROOT / "docs" / "transfer.png"))
-    ap.add_argument("--num", type=int, default=NUM, help="images per FID side (2,000: FID@2k)")
-    ap.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
-    args = ap.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    common = ["--preset", args.preset, "--threads", "1", "--tick", "1", "--seed", "0"]
-    t0 = time.perf_counter()
-
+def train_runs(args, out: Path, common: list[str], t0: float) -> tuple[Path, float]:
+    """Pretrain (unless --pretrained), then the fine-tuned and the scratch run side by side."""
     if args.pretrained:
         source = Path(args.pretrained)
     else:
@@ -125,13 +106,43 @@ def main() -> None:
         finetune += ["--freeze-d", str(args.freeze_d)]
     scratch = ["train", *small, "--outdir", str(out / "scratch")]
     wait_all([run_cli(finetune, out / "finetune.log"), run_cli(scratch, out / "scratch.log")])
-    train_wall = time.perf_counter() - t0
+    return source, time.perf_counter() - t0
 
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source-classes", default=TOPS)
+    ap.add_argument("--target-classes", default=SHOES)
+    ap.add_argument("--target-size", type=int, default=1000, help="images in the small set")
+    ap.add_argument("--preset", default="cpu32")
+    ap.add_argument("--pretrain-kimg", type=float, default=20.0)
+    ap.add_argument("--pretrained", default=None, help="reuse this run folder as the source")
+    ap.add_argument("--kimg", type=float, default=8.0, help="kimg of each small-set run")
+    ap.add_argument("--every", type=int, default=2, help="snapshot every N kimg (ticks of 1)")
+    ap.add_argument("--freeze-d", type=int, default=0)
+    ap.add_argument("--out", default="runs/bench-transfer")
+    ap.add_argument("--plot", default=str(ROOT / "docs" / "transfer.png"))
+    ap.add_argument("--num", type=int, default=NUM, help="images per FID side (2,000: FID@2k)")
+    ap.add_argument("--score-only", action="store_true", help="reuse the runs already in --out")
+    ap.add_argument("--marks", default=None, help="score only snapshots at these kimg, e.g. 2,10")
+    ap.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    common = ["--preset", args.preset, "--threads", "1", "--tick", "1", "--seed", "0"]
+    t0 = time.perf_counter()
+
+    if args.score_only:
+        source = Path(args.pretrained) if args.pretrained else newest_run(out / "pretrain")
+        train_wall = 0.0
+    else:
+        source, train_wall = train_runs(args, out, common, t0)
     torch.set_num_threads(2)
     detector = load_detector()
     target = open_dataset(f"fashion-mnist:{args.target_classes}")
     real = compute_features_for_dataset(target, detector, max_items=args.num).mean_cov()
     curves: dict[str, list[tuple[float, float]]] = {}
+    marks = {int(m) for m in args.marks.split(",")} if args.marks else None
     start = stylegen.load(source)
     curves["fine-tuned (--init)"] = [(0.0, fid_of(start, real, detector, args.num))]
     fresh_run = newest_run(out / "scratch")
@@ -142,6 +153,9 @@ def main() -> None:
     ):
         for snap in snapshots(run):
             G = stylegen.load(snap)
+            kimg = float(G.checkpoint_metadata.get("kimg", 0))
+            if marks is not None and round(kimg) not in marks:
+                continue
             curves[name].append(
                 (float(G.checkpoint_metadata.get("kimg", 0)), fid_of(G, real, detector, args.num))
             )
@@ -177,8 +191,9 @@ def record(curves, args, source: Path, train_wall: float) -> None:
     kimgs = sorted({round(k, 1) for pts in curves.values() for k, _ in pts})
     lines = [
         f"\n## bench_transfer.py — {stamp} ({args.preset}, {args.target_size} images of "
-        f"{args.target_classes}, source {source}, freeze-d {args.freeze_d}; training wall "
-        f"{train_wall / 60:.1f} min, 1 thread per run, two runs side by side)\n",
+        f"{args.target_classes}, source {source}, freeze-d {args.freeze_d}; "
+        + (f"training wall {train_wall / 60:.1f} min, " if train_wall else "scored afterwards, ")
+        + "1 thread per run, two runs side by side)\n",
         "| run | " + " | ".join(f"{k} kimg" for k in kimgs) + " |",
         "|---|" + "---:|" * len(kimgs),
     ]
