@@ -44,7 +44,9 @@ __all__ = [
     "frozen_parameters",
     "load_source",
     "resolve_init",
+    "set_requires_grad",
     "source_arch",
+    "trainable",
 ]
 
 log = logging.getLogger(__name__)
@@ -324,6 +326,19 @@ def frozen_parameters(G: nn.Module, D: nn.Module, freeze_d: int, freeze_mapping:
         # (StyleGAN2's `embed` is a layer, StyleGAN 2019's a bare matrix)
         frozen += [p for n, p in G.mapping.named_parameters() if n.split(".")[0] != "embed"]
     return {id(p) for p in frozen}
+
+
+def trainable(module: nn.Module, frozen: set[int]) -> list[nn.Parameter]:
+    """The parameters of `module` that train (not in `frozen`, a set of ids)."""
+    return [p for p in module.parameters() if id(p) not in frozen]
+
+
+def set_requires_grad(module: nn.Module, flag: bool, frozen: set[int]) -> None:
+    """requires_grad_ that leaves frozen parameters without gradients."""
+    module.requires_grad_(False)
+    if flag:
+        for p in trainable(module, frozen):
+            p.requires_grad_(True)
 
 
 # ---------------------------------------------------------------------------------------------

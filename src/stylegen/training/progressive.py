@@ -145,8 +145,12 @@ class ProgressiveStep:
         # Fine-tuning may keep parts fixed (FreezeD, the mapping): they get no optimiser state.
         self.frozen = finetune.frozen_parameters(self.G, self.D, cfg.freeze_d, cfg.freeze_mapping)
         adam = dict(betas=(0.0, 0.99), eps=1e-8)
-        self.opt_G = torch.optim.Adam(self._trainable(self.G), lr=self.schedule.glr, **adam)
-        self.opt_D = torch.optim.Adam(self._trainable(self.D), lr=self.schedule.dlr, **adam)
+        self.opt_G = torch.optim.Adam(
+            finetune.trainable(self.G, self.frozen), lr=self.schedule.glr, **adam
+        )
+        self.opt_D = torch.optim.Adam(
+            finetune.trainable(self.D, self.frozen), lr=self.schedule.dlr, **adam
+        )
         self.growth = self.schedule.at(0)
         self.batch = self.growth.batch
         self.total_nimg = int(cfg.kimg * 1000)
@@ -156,16 +160,6 @@ class ProgressiveStep:
         self.skipped = 0
         self.grid_z, self.grid_c = self._grid_latents()
         self._show_lod(self.growth.lod)
-
-    def _trainable(self, module: torch.nn.Module) -> list[torch.nn.Parameter]:
-        return [p for p in module.parameters() if id(p) not in self.frozen]
-
-    def _requires_grad(self, module: torch.nn.Module, flag: bool) -> None:
-        """requires_grad_ that leaves frozen parameters without gradients."""
-        module.requires_grad_(False)
-        if flag:
-            for p in self._trainable(module):
-                p.requires_grad_(True)
 
     # -- schedule ---------------------------------------------------------------------------
 
@@ -198,13 +192,13 @@ class ProgressiveStep:
         real = process_reals(uint8_to_float(real).to(self.device), s.resolution, s.alpha)
         real_c = real_c.to(self.device) if self.c_dim else None
 
-        self._requires_grad(self.G, False)
-        self._requires_grad(self.D, True)
+        finetune.set_requires_grad(self.G, False, self.frozen)
+        finetune.set_requires_grad(self.D, True, self.frozen)
         self._optimise(self.opt_D, self.loss_D(real, real_c, s))
-        self._requires_grad(self.G, True)
-        self._requires_grad(self.D, False)
+        finetune.set_requires_grad(self.G, True, self.frozen)
+        finetune.set_requires_grad(self.D, False, self.frozen)
         self._optimise(self.opt_G, self.loss_G(s))
-        self._requires_grad(self.D, True)
+        finetune.set_requires_grad(self.D, True, self.frozen)
 
         update_ema(self.G_ema, self.G, ema_beta(s.batch, self.cfg.ema_kimg, None, cur_nimg))
         report = self.stats.report

@@ -194,10 +194,14 @@ class StyleGANStep:
         # Fine-tuning may keep parts fixed (FreezeD, the mapping): they get no optimiser state.
         self.frozen = finetune.frozen_parameters(self.G, self.D, cfg.freeze_d, cfg.freeze_mapping)
         self.opt_G = self._adam(
-            self._trainable(self.G), cfg.glr, cfg.pl_interval if cfg.pl_weight > 0 else None
+            finetune.trainable(self.G, self.frozen),
+            cfg.glr,
+            cfg.pl_interval if cfg.pl_weight > 0 else None,
         )
         self.opt_D = self._adam(
-            self._trainable(self.D), cfg.dlr, cfg.r1_interval if cfg.gamma > 0 else None
+            finetune.trainable(self.D, self.frozen),
+            cfg.dlr,
+            cfg.r1_interval if cfg.gamma > 0 else None,
         )
         self.pl_mean = torch.zeros([], device=self.device)
         self.skipped = 0  # optimiser steps skipped in the current minibatch
@@ -212,16 +216,6 @@ class StyleGANStep:
         if reg_interval:
             lr, betas = losses.lazy_reg_params(lr, betas, reg_interval)
         return torch.optim.Adam(params, lr=lr, betas=tuple(float(b) for b in betas), eps=1e-8)
-
-    def _trainable(self, module: torch.nn.Module) -> list[torch.nn.Parameter]:
-        return [p for p in module.parameters() if id(p) not in self.frozen]
-
-    def _requires_grad(self, module: torch.nn.Module, flag: bool) -> None:
-        """requires_grad_ that leaves frozen parameters without gradients."""
-        module.requires_grad_(False)
-        if flag:
-            for p in self._trainable(module):
-                p.requires_grad_(True)
 
     def _grid_latents(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Fixed latents for sample grids: 8x8, one row per class when conditional."""
@@ -333,8 +327,8 @@ class StyleGANStep:
         opt.step()
 
     def _phase_G(self, z, c) -> torch.Tensor:
-        self._requires_grad(self.G, True)
-        self._requires_grad(self.D, False)
+        finetune.set_requires_grad(self.G, True, self.frozen)
+        finetune.set_requires_grad(self.D, False, self.frozen)
         img, _ = self._run_G(z, c)
         logits = self._run_D(img, c)
         self.stats.report("Loss/scores/fake", logits)
@@ -361,8 +355,8 @@ class StyleGANStep:
     def _phase_D(self, real, real_c, z, c, do_main: bool, do_r1: bool):
         """D's loss on one shard, and its logits on the reals (for ADA)."""
         cfg = self.cfg
-        self._requires_grad(self.G, False)
-        self._requires_grad(self.D, True)
+        finetune.set_requires_grad(self.G, False, self.frozen)
+        finetune.set_requires_grad(self.D, True, self.frozen)
         total = torch.zeros([], device=self.device)
         if do_main:
             with torch.no_grad():
