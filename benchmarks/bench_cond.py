@@ -26,14 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench_demo_fid import NUM, RESULTS, sampler_for
+from bench_demo_fid import RESULTS, fid2k, real_stats
 from cpu_budget import train_for_cpu_seconds
 
 from stylegen.data import open_dataset
 from stylegen.images import save_image
-from stylegen.metrics.compute import compute_features_for_dataset, compute_features_for_generator
 from stylegen.metrics.features import load_detector
-from stylegen.metrics.fid import frechet_distance
 from stylegen.training.stylegan import STYLEGAN
 from stylegen.training.stylegan_config import DEMO_CONFIG
 from stylegen.training.trainer import new_step
@@ -95,9 +93,7 @@ def main() -> None:
     torch.set_num_threads(2)
     diversity = class_diversity(G)
     detector = load_detector()
-    real = compute_features_for_dataset(open_dataset("fashion-mnist"), detector, max_items=NUM)
-    fake = compute_features_for_generator(sampler_for(G), NUM, 50, detector)
-    fid = frechet_distance(*real.mean_cov(), *fake.mean_cov())
+    fid = fid2k(G, real_stats(detector), detector)
     result = {
         "recipe": args.recipe,
         "precision": args.precision,

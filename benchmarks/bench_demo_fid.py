@@ -26,6 +26,7 @@ from stylegen.images import float_to_uint8
 from stylegen.metrics.compute import compute_features_for_dataset, compute_features_for_generator
 from stylegen.metrics.features import load_detector
 from stylegen.metrics.fid import frechet_distance
+from stylegen.metrics.stats_cache import FeatureStats
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 NUM = 2000
@@ -45,6 +46,23 @@ def sampler_for(G: torch.nn.Module):
     return sample
 
 
+def real_stats(detector, num: int = NUM, data: str = "fashion-mnist") -> FeatureStats:
+    """Detector statistics of the first `num` images of `data` (cached on disk by stylegen)."""
+    return compute_features_for_dataset(open_dataset(data), detector, max_items=num)
+
+
+def fid_of_sampler(sample, num: int, real: FeatureStats, detector) -> float:
+    """FID of `num` images from `sample(n, start) -> uint8 [n, C, H, W]` against `real`."""
+    fake = compute_features_for_generator(sample, num, 50, detector)
+    return frechet_distance(*real.mean_cov(), *fake.mean_cov())
+
+
+def fid2k(G: torch.nn.Module, real: FeatureStats, detector, num: int = NUM) -> float:
+    """The demo protocol: `num` G samples (sampler_for) against `real`; every benchmark that
+    reports FID@2k calls this, so their numbers compare."""
+    return fid_of_sampler(sampler_for(G), num, real, detector)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("network", help="checkpoint or run folder")
@@ -54,9 +72,7 @@ def main() -> None:
     torch.set_num_threads(2)
     G = stylegen.load(args.network)
     detector = load_detector()
-    real = compute_features_for_dataset(open_dataset("fashion-mnist"), detector, max_items=NUM)
-    fake = compute_features_for_generator(sampler_for(G), NUM, 50, detector)
-    fid = frechet_distance(*real.mean_cov(), *fake.mean_cov())
+    fid = fid2k(G, real_stats(detector), detector)
     kimg = G.checkpoint_metadata.get("kimg")
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     print(json.dumps({"fid2k": round(fid, 2), "kimg": kimg, "network": str(args.network)}))

@@ -37,6 +37,7 @@ from stylegen.latent.config import ProjectionConfig
 from stylegen.latent.directions import sefa
 from stylegen.latent.interpolate import interpolation_frames
 from stylegen.latent.mixing import style_mix
+from stylegen.latent.noise import random_noise
 from stylegen.latent.perceptual import load_perceptual
 from stylegen.latent.project import image_scores, project, w_statistics
 from stylegen.latent.ws import render_ws, ws_from_seeds
@@ -85,6 +86,26 @@ def project_set(G, targets, perceptual, space, steps, batch, seed) -> dict:
     return {k: float(np.mean(v)) for k, v in scores.items()} | {"sec": seconds / len(targets)}
 
 
+def generated_targets(G, num: int) -> torch.Tensor:
+    """Seeds 0..num-1 as `stylegen generate` renders them; a conditional network draws class
+    seed % c_dim for each (the ensembles' convention)."""
+    seeds = list(range(num))
+    if not G.c_dim:
+        return render_ws(G, ws_from_seeds(G, seeds))
+    ws = torch.empty(num, G.num_ws, G.w_dim)
+    for k in range(G.c_dim):
+        chosen = [s for s in seeds if s % G.c_dim == k]
+        if chosen:
+            ws[chosen] = ws_from_seeds(G, chosen, class_idx=k)
+    return render_ws(G, ws)
+
+
+def noise_sentence(G) -> str:
+    if random_noise(G, 1, torch.Generator()):
+        return "The noise buffers are optimised too, with the official noise regularisation."
+    return "The generator has no noise inputs (use_noise=False), so only the latent is optimised."
+
+
 def floor_scores(G, targets, perceptual) -> dict:
     w_avg, _ = w_statistics(G)
     ws = w_avg.view(1, 1, -1).repeat(len(targets), G.num_ws, 1)
@@ -128,15 +149,20 @@ def main() -> None:
             sets = {"Fashion-MNIST test split": test_images(args.fashion_dir, args.num), **sets}
         lines += [
             f"Projection: {args.num} images per set, {args.steps} steps, batches of "
-            f"{args.batch}; perceptual distance: {perceptual.description}. The demo generator "
-            "has no noise inputs (cpu32: use_noise=False), so only the latent is optimised.",
+            f"{args.batch}; perceptual distance: {perceptual.description}. {noise_sentence(G)}"
+            + (
+                " Conditional network: every projection starts from the w_avg of all classes "
+                "(the floor row), so the class is not given."
+                if G.c_dim
+                else ""
+            ),
             "",
             "| targets | space | PSNR dB | SSIM | perceptual | s / image |",
             "|---|---|---:|---:|---:|---:|",
         ]
         for name, targets in sets.items():
             if targets is None:
-                targets = render_ws(G, ws_from_seeds(G, list(range(args.num))))
+                targets = generated_targets(G, args.num)
             f = floor_scores(G, targets, perceptual)
             lines.append(
                 f"| {name} | w_avg (floor) | {f['psnr']:.2f} | {f['ssim']:.4f} | "

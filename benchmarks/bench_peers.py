@@ -53,15 +53,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench_demo_fid import NUM, RESULTS
+from bench_demo_fid import NUM, RESULTS, fid_of_sampler, real_stats
 from PIL import Image
 
-from stylegen.data import open_dataset
 from stylegen.data.builtin import fashion_mnist_arrays
 from stylegen.images import make_grid, save_image
-from stylegen.metrics.compute import compute_features_for_dataset, compute_features_for_generator
 from stylegen.metrics.features import load_detector
-from stylegen.metrics.fid import frechet_distance
 
 DRIVER = Path(__file__).with_name("peers_driver.py")
 PEERS = {"stylegan2": "stylegan2-pytorch", "lightweight": "lightweight-gan"}
@@ -109,8 +106,7 @@ def fid_of(images: np.ndarray, real, detector) -> float:
     def sample(n: int, start: int) -> torch.Tensor:
         return torch.from_numpy(images[start : start + n])
 
-    fake = compute_features_for_generator(sample, len(images), 50, detector)
-    return frechet_distance(*real.mean_cov(), *fake.mean_cov())
+    return fid_of_sampler(sample, len(images), real, detector)
 
 
 def sample_grid(images: dict[str, np.ndarray], path: Path) -> None:
@@ -176,7 +172,7 @@ def main() -> None:
     data = export_fashion_mnist(args.data)
     torch.set_num_threads(2)
     detector = load_detector()
-    real = compute_features_for_dataset(open_dataset("fashion-mnist"), detector, max_items=args.num)
+    real = real_stats(detector, args.num)
     rows, failures = [], []
     for peer in peers:
         for setting in settings:

@@ -23,14 +23,11 @@ import os
 from pathlib import Path
 
 import torch
-from bench_demo_fid import NUM, RESULTS, sampler_for
+from bench_demo_fid import RESULTS, fid2k, real_stats
 from cpu_budget import train_for_cpu_seconds
 
-from stylegen.data import open_dataset
 from stylegen.images import save_image
-from stylegen.metrics.compute import compute_features_for_dataset, compute_features_for_generator
 from stylegen.metrics.features import load_detector
-from stylegen.metrics.fid import frechet_distance
 from stylegen.training.trainer import new_step
 
 
@@ -71,9 +68,7 @@ def main() -> None:
 
     torch.set_num_threads(2)
     detector = load_detector()
-    real = compute_features_for_dataset(open_dataset("fashion-mnist"), detector, max_items=NUM)
-    fake = compute_features_for_generator(sampler_for(G), NUM, 50, detector)
-    fid = frechet_distance(*real.mean_cov(), *fake.mean_cov())
+    fid = fid2k(G, real_stats(detector), detector)
     result = {
         "arch": label,
         "kimg": round(nimg / 1000, 2),

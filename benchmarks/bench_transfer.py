@@ -30,13 +30,10 @@ import time
 from pathlib import Path
 
 import torch
-from bench_demo_fid import NUM, RESULTS, sampler_for
+from bench_demo_fid import NUM, RESULTS, fid2k, real_stats
 
 import stylegen
-from stylegen.data import open_dataset
-from stylegen.metrics.compute import compute_features_for_dataset, compute_features_for_generator
 from stylegen.metrics.features import load_detector
-from stylegen.metrics.fid import frechet_distance
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPS = "t-shirt-top,pullover,coat,shirt"
@@ -66,11 +63,6 @@ def newest_run(outdir: Path) -> Path:
 
 def snapshots(run: Path) -> list[Path]:
     return sorted(p for p in run.iterdir() if p.name.startswith("snapshot-"))
-
-
-def fid_of(G: torch.nn.Module, real_stats, detector, num: int) -> float:
-    fake = compute_features_for_generator(sampler_for(G), num, 50, detector)
-    return frechet_distance(*real_stats, *fake.mean_cov())
 
 
 def train_runs(args, out: Path, common: list[str], t0: float) -> tuple[Path, float]:
@@ -139,12 +131,11 @@ def main() -> None:
         source, train_wall = train_runs(args, out, common, t0)
     torch.set_num_threads(2)
     detector = load_detector()
-    target = open_dataset(f"fashion-mnist:{args.target_classes}")
-    real = compute_features_for_dataset(target, detector, max_items=args.num).mean_cov()
+    real = real_stats(detector, args.num, f"fashion-mnist:{args.target_classes}")
     curves: dict[str, list[tuple[float, float]]] = {}
     marks = {int(m) for m in args.marks.split(",")} if args.marks else None
     start = stylegen.load(source)
-    curves["fine-tuned (--init)"] = [(0.0, fid_of(start, real, detector, args.num))]
+    curves["fine-tuned (--init)"] = [(0.0, fid2k(start, real, detector, args.num))]
     fresh_run = newest_run(out / "scratch")
     curves["from scratch"] = []
     for name, run in (
@@ -157,7 +148,7 @@ def main() -> None:
             if marks is not None and round(kimg) not in marks:
                 continue
             curves[name].append(
-                (float(G.checkpoint_metadata.get("kimg", 0)), fid_of(G, real, detector, args.num))
+                (float(G.checkpoint_metadata.get("kimg", 0)), fid2k(G, real, detector, args.num))
             )
             row = {"run": name, "snapshot": snap.name, "fid2k": round(curves[name][-1][1], 2)}
             print(json.dumps(row), flush=True)
