@@ -133,6 +133,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--perceptual-size", type=int, default=64)
     ap.add_argument("--sections", default="projection,sefa,speed")
+    ap.add_argument(
+        "--sets", default="test,generated", help="projection targets: test and/or generated"
+    )
     ap.add_argument("--note", default="", help="appended to the section (e.g. what else ran)")
     args = ap.parse_args()
     sections = set(args.sections.split(","))
@@ -144,9 +147,14 @@ def main() -> None:
 
     if "projection" in sections:
         perceptual = load_perceptual(min_size=args.perceptual_size)
-        sets = {f"generated (seeds 0-{args.num - 1})": None}
-        if args.fashion_dir is not None:
-            sets = {"Fashion-MNIST test split": test_images(args.fashion_dir, args.num), **sets}
+        chosen = args.sets.split(",")
+        sets = {}
+        if "test" in chosen:
+            if args.fashion_dir is None:
+                raise SystemExit("--sets test needs --fashion-dir (the Fashion-MNIST IDX files)")
+            sets["Fashion-MNIST test split"] = test_images(args.fashion_dir, args.num)
+        if "generated" in chosen:
+            sets[f"generated (seeds 0-{args.num - 1})"] = None
         lines += [
             f"Projection: {args.num} images per set, {args.steps} steps, batches of "
             f"{args.batch}; perceptual distance: {perceptual.description}. {noise_sentence(G)}"
@@ -168,6 +176,7 @@ def main() -> None:
                 f"| {name} | w_avg (floor) | {f['psnr']:.2f} | {f['ssim']:.4f} | "
                 f"{f['perceptual']:.4f} | - |"
             )
+            print(lines[-1], flush=True)  # each row as it comes: a later failure loses none
             for space in ("w", "w+"):
                 print(f"projecting {name} in {space}")
                 s = project_set(G, targets, perceptual, space, args.steps, args.batch, 303)
@@ -175,6 +184,7 @@ def main() -> None:
                     f"| {name} | {space.upper()} | {s['psnr']:.2f} | {s['ssim']:.4f} | "
                     f"{s['perceptual']:.4f} | {s['sec']:.2f} |"
                 )
+                print(lines[-1], flush=True)
         lines.append("")
 
     if "sefa" in sections:
@@ -194,13 +204,17 @@ def main() -> None:
 
     if "speed" in sections:
         rows, cols = list(range(8)), list(range(100, 108))
-        sec_mix = median_seconds(lambda: style_mix(G, rows, cols, [0, 1, 2, 3], batch_size=32))
+        k = 0 if G.c_dim else None  # a conditional network renders one class (class 0)
+        cls = None if k is None else [k]
+        sec_mix = median_seconds(
+            lambda: style_mix(G, rows, cols, [0, 1, 2, 3], class_idx=k, batch_size=32)
+        )
         n_mix = len(rows) * len(cols) + len(rows) + len(cols)
         speed = []
         for space in ("z", "w"):
             sec = median_seconds(
                 lambda space=space: interpolation_frames(
-                    G, [0, 1, 2, 3], 120, space=space, loop=True, batch_size=32
+                    G, [0, 1, 2, 3], 120, space=space, loop=True, classes=cls, batch_size=32
                 )
             )
             speed.append(f"{space.upper()} {120 / sec:.0f}")
