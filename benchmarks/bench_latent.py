@@ -37,7 +37,7 @@ from stylegen.latent.config import ProjectionConfig
 from stylegen.latent.directions import sefa
 from stylegen.latent.interpolate import interpolation_frames
 from stylegen.latent.mixing import style_mix
-from stylegen.latent.noise import random_noise
+from stylegen.latent.noise import noise_shapes
 from stylegen.latent.perceptual import load_perceptual
 from stylegen.latent.project import image_scores, project, w_statistics
 from stylegen.latent.ws import render_ws, ws_from_seeds
@@ -101,7 +101,7 @@ def generated_targets(G, num: int) -> torch.Tensor:
 
 
 def noise_sentence(G) -> str:
-    if random_noise(G, 1, torch.Generator()):
+    if noise_shapes(G):  # the maps project() optimises
         return "The noise buffers are optimised too, with the official noise regularisation."
     return "The generator has no noise inputs (use_noise=False), so only the latent is optimised."
 

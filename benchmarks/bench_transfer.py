@@ -147,9 +147,7 @@ def main() -> None:
             kimg = float(G.checkpoint_metadata.get("kimg", 0))
             if marks is not None and round(kimg) not in marks:
                 continue
-            curves[name].append(
-                (float(G.checkpoint_metadata.get("kimg", 0)), fid2k(G, real, detector, args.num))
-            )
+            curves[name].append((kimg, fid2k(G, real, detector, args.num)))
             row = {"run": name, "snapshot": snap.name, "fid2k": round(curves[name][-1][1], 2)}
             print(json.dumps(row), flush=True)
     plot(curves, Path(args.plot), args)
