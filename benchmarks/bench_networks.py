@@ -9,6 +9,13 @@ the same figure for every implementation of the same config; a training iteratio
 4 F_G + 8 F_D), so two implementations' GFLOP/s compare like their images/s. The peak is the
 best of several large square matmuls on the same threads.
 
+With `--profile`, one more table says where each implementation's training iteration spends its
+time (torch.profiler self time: convolutions forward and backward, matmuls, Adam, all else) and
+how fast its convolutions alone run (FLOPs from torch's counter for those calls). The time of
+our convolutions alone bounds our iteration from below, so the official iteration time divided
+by it is the most any rewrite of the non-convolution work could reach without faster
+convolutions or different maths.
+
 With `--nvlabs PATH` (a local checkout of NVlabs/stylegan2-ada-pytorch, never shipped here) the
 official networks are timed the same way in the same process, for a side-by-side ratio.
 
@@ -29,12 +36,15 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
 
 from stylegen.flops import count_forward_flops, training_iteration_flops
 from stylegen.models import Discriminator, Generator, set_reduced_precision
 from stylegen.training.stylegan_config import build_configs
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+KINDS = ("conv", "matmul", "adam", "other")  # --profile's kinds of work
 
 
 def median_time(fn, reps: int, warmup: int = 1) -> float:
@@ -188,6 +198,9 @@ def main() -> None:
         help="ours in fp32 and/or mixed (bfloat16 num_fp16_res blocks), e.g. fp32,mixed",
     )
     ap.add_argument("--nvlabs", default=None, help="local checkout of stylegan2-ada-pytorch")
+    ap.add_argument(
+        "--profile", action="store_true", help="also profile the fp32 training iteration"
+    )
     ap.add_argument("--note", default="", help="free text for the results table")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -212,6 +225,91 @@ def main() -> None:
                     flush=True,
                 )
     write_table(rows, peak, args)
+    if args.profile:
+        profiled = []
+        for preset in args.presets.split(","):
+            c_dim = 10 if preset == "cifar" else 0
+            builds = [("stylegen", ours)]
+            if args.nvlabs:
+                builds.append(("official", lambda p, c: official(args.nvlabs, p, c)))
+            for impl, build in builds:
+                G, D, g = build(preset, c_dim)
+                row = profile_iteration(impl, G, D, g, args.batch, c_dim)
+                profiled.append(dict(preset=preset, **row))
+        write_profile(profiled, peak)
+
+
+def _category(op: str) -> str:
+    if "conv" in op:
+        return "conv"
+    if op in ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear"):
+        return "matmul"
+    if "foreach" in op or "adam" in op.lower():
+        return "adam"
+    return "other"
+
+
+def profile_iteration(impl: str, G, D, g, batch: int, c_dim: int, reps: int = 2) -> dict:
+    """Seconds per iteration by kind of work, and the GFLOP/s of the convolutions alone."""
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(batch, g.z_dim, generator=gen)
+    c = F.one_hot(torch.arange(batch) % c_dim, c_dim).float() if c_dim else None
+    real = torch.randn(batch, 3, 32, 32, generator=gen).clamp(-1, 1)
+    G.train()
+    D.train()
+    step = make_train_iter(G, D, z, c, real)
+    step()  # warm-up
+    with FlopCounterMode(display=False) as counter:
+        step()
+    conv_flops = sum(
+        n for op, n in counter.get_flop_counts()["Global"].items() if "convolution" in str(op)
+    )
+    t0 = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(reps):
+            step()
+    wall = (time.perf_counter() - t0) / reps
+    seconds = dict.fromkeys(KINDS, 0.0)
+    for event in prof.key_averages():
+        seconds[_category(event.key)] += event.self_cpu_time_total / 1e6 / reps
+    scale = wall / sum(seconds.values())  # profiler bookkeeping between ops goes to each share
+    return dict(
+        impl=impl,
+        wall=wall,
+        **{k: v * scale for k, v in seconds.items()},
+        conv_gflops=conv_flops / (seconds["conv"] * scale) / 1e9,
+    )
+
+
+def write_profile(rows: list[dict], peak: float) -> None:
+    lines = [
+        "\nWhere a fp32 Gmain+Dmain iteration spends its time (torch.profiler self time, scaled "
+        "to the iteration's wall time under the profiler; convolution FLOPs from torch's counter "
+        "for the convolution calls alone):\n",
+        "| preset | implementation | s / iteration | convolutions | matmuls | Adam | all else "
+        "| convolutions' GFLOP/s | % of matmul peak |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        share = {k: f"{r[k]:.2f} s ({100 * r[k] / r['wall']:.0f}%)" for k in KINDS}
+        lines.append(
+            f"| {r['preset']} | {r['impl']} | {r['wall']:.2f} | {share['conv']} | "
+            f"{share['matmul']} | {share['adam']} | {share['other']} | "
+            f"{r['conv_gflops']:.1f} | {100 * r['conv_gflops'] / peak:.0f}% |"
+        )
+    ours = {r["preset"]: r for r in rows if r["impl"] == "stylegen"}
+    for r in rows:
+        mine = ours.get(r["preset"])
+        if r["impl"] == "official" and mine:
+            lines.append(
+                f"\nCeiling, {r['preset']}: official iteration {r['wall']:.2f} s / stylegen's "
+                f"convolutions alone {mine['conv']:.2f} s = {r['wall'] / mine['conv']:.2f}x "
+                f"(profiled: stylegen {r['wall'] / mine['wall']:.2f}x the official speed)"
+            )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with RESULTS.open("a") as f:
+        f.write(text)
 
 
 def write_table(rows: list[dict], peak: float, args: argparse.Namespace) -> None:

@@ -183,3 +183,4 @@ def test_cpu32_fast_presets_bring_bfloat16_and_tapered_networks():
     g, d = build_configs("cpu32-fast", img_resolution=32, img_channels=1, c_dim=0, arch=None)
     assert (g.channel_base, g.channel_max, g.num_fp16_res, g.use_noise) == (1024, 128, 4, False)
     assert (d.architecture, d.channel_base, d.num_fp16_res) == ("orig", 1024, 4)
+    assert g.conv_clamp is None and d.conv_clamp is None  # bfloat16 cannot overflow at 256
