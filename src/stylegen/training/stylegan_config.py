@@ -107,16 +107,20 @@ def _cpu32(
         # Small batches: on a CPU the cost per image barely depends on the batch, and a short run
         # gains more from 4x the optimiser steps than from less noisy gradients.
         train=TrainDefaults(
-            batch=8,
-            lr=0.0025,
-            gamma=0.2,  # demo FID@2k: 66.7 at gamma 0.05, 53.5 at 0.2 (benchmarks/RESULTS.md)
-            ema_kimg=1.0,
-            ema_rampup=0.05,
-            pl_weight=0.0,
-            style_mixing_prob=0.0,
-            aug="ada",
-            tick_kimg=1.0,
-            **train,
+            **{
+                **dict(
+                    batch=8,
+                    lr=0.0025,
+                    gamma=0.2,  # demo FID@2k: 66.7 at gamma 0.05, 53.5 at 0.2 (RESULTS.md)
+                    ema_kimg=1.0,
+                    ema_rampup=0.05,
+                    pl_weight=0.0,
+                    style_mixing_prob=0.0,
+                    aug="ada",
+                    tick_kimg=1.0,
+                ),
+                **train,
+            }
         ),
     )
 
@@ -162,12 +166,19 @@ PRESETS: dict[str, Preset] = {
     # Its conditional form keeps the class-agnostic D head of transitional training but needs
     # no ramp (--cond-ramp 0,0: labels at full weight from the first step): at 1200 CPU-seconds
     # FID@2k 42.8 against 49.3 with a 2 -> 10 kimg ramp and 52.4 with 8 -> 30, and as varied
-    # within classes (benchmarks/RESULTS.md).
+    # within classes (benchmarks/RESULTS.md). Learning rates, R1 gamma and EMA are the best
+    # trial (rounded) of an 8-trial Optuna study (`stylegen tune`, README section 14): at the demo's
+    # batch 16 and 80 kimg FID@2k 48.2 against 53.7 with cpu32's values; raising the G
+    # learning rate alone (72.9) or all of them further (53.9) was worse (RESULTS.md, 2026-12-06).
     "cpu32-fast-cond": _cpu32(
         "cpu32-fast for class-conditional training (class-agnostic D head, --cond-ramp 0,0)",
         **_FAST,
         cond_start_kimg=0.0,
         cond_end_kimg=0.0,
+        lr=0.0057,
+        dlr=0.0022,
+        gamma=1.5,
+        ema_kimg=2.2,
     ),
     "cifar": Preset(
         description="official StyleGAN2-ADA CIFAR-10 config (32x32, 2-layer mapping)",
@@ -493,14 +504,15 @@ class TrainConfig:
 # Fashion-MNIST (one row per class in the sample grids), sized to train for about ten minutes on
 # a 2-core CPU; see benchmarks/RESULTS.md for its FID. The unconditional recipe stays available
 # as `--preset cpu32-fast` without --cond (FID@2k 41.7 at the same CPU time). Batch 16, not the
-# preset's 8: with two threads the batch-8 bfloat16 step keeps the second core half idle (21
-# CPU-s per kimg against 12.4 on one thread), batch 16 costs 14.6, so 80 kimg fit ten minutes.
+# preset's 8: with two threads the batch-8 bfloat16 step keeps the second core half idle (10.1 s
+# per kimg against 6.9 at batch 16), so ten minutes hold 59 kimg at batch 8, 86 at 16, 105 at
+# 24 or 117 at 32; of these, batch 16 scored best (FID@2k 59.3, 48.2, 49.6, 61.3; RESULTS.md).
 DEMO_CONFIG = TrainConfig(
     data="fashion-mnist",
     outdir="runs/demo",
     preset="cpu32-fast-cond",
     cond=True,
     batch=16,
-    kimg=80.0,
+    kimg=86.0,
     snap=10,
 )
