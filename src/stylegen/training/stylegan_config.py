@@ -169,7 +169,8 @@ PRESETS: dict[str, Preset] = {
     # within classes (benchmarks/RESULTS.md). Learning rates, R1 gamma and EMA are the best
     # trial (rounded) of an 8-trial Optuna study (`stylegen tune`, README section 14): at the demo's
     # batch 16 and 80 kimg FID@2k 48.2 against 53.7 with cpu32's values; raising the G
-    # learning rate alone (72.9) or all of them further (53.9) was worse (RESULTS.md, 2026-12-06).
+    # learning rate alone (72.9) or all of them further (53.9) was worse. A fresh-clone demo with
+    # them scored 55.1, so the gain is within one run's spread (RESULTS.md, 2026-12-06).
     "cpu32-fast-cond": _cpu32(
         "cpu32-fast for class-conditional training (class-agnostic D head, --cond-ramp 0,0)",
         **_FAST,
@@ -506,7 +507,8 @@ class TrainConfig:
 # as `--preset cpu32-fast` without --cond (FID@2k 41.7 at the same CPU time). Batch 16, not the
 # preset's 8: with two threads the batch-8 bfloat16 step keeps the second core half idle (10.1 s
 # per kimg against 6.9 at batch 16), so ten minutes hold 59 kimg at batch 8, 86 at 16, 105 at
-# 24 or 117 at 32; of these, batch 16 scored best (FID@2k 59.3, 48.2, 49.6, 61.3; RESULTS.md).
+# 24 or 117 at 32; of these, batch 16 scored best (FID@2k 59.3, 48.2, 49.6, 61.3, one run
+# each; RESULTS.md).
 DEMO_CONFIG = TrainConfig(
     data="fashion-mnist",
     outdir="runs/demo",
