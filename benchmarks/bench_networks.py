@@ -156,11 +156,17 @@ def official(path: str, preset: str, c_dim: int):
     return G, D, g
 
 
-def bench(impl: str, G, D, g, batch: int, reps: int, c_dim: int, flops) -> list[dict]:
+def batch_inputs(g, batch: int, c_dim: int):
+    """The same seeded latents, one-hot classes (or None) and random "real" images every time."""
     gen = torch.Generator().manual_seed(0)
     z = torch.randn(batch, g.z_dim, generator=gen)
     c = F.one_hot(torch.arange(batch) % c_dim, c_dim).float() if c_dim else None
     real = torch.randn(batch, 3, 32, 32, generator=gen).clamp(-1, 1)
+    return z, c, real
+
+
+def bench(impl: str, G, D, g, batch: int, reps: int, c_dim: int, flops) -> list[dict]:
+    z, c, real = batch_inputs(g, batch, c_dim)
     rows = []
     G.eval()
     variants = [("G forward", {})]
@@ -251,10 +257,7 @@ def _category(op: str) -> str:
 
 def profile_iteration(impl: str, G, D, g, batch: int, c_dim: int, reps: int = 2) -> dict:
     """Seconds per iteration by kind of work, and the GFLOP/s of the convolutions alone."""
-    gen = torch.Generator().manual_seed(0)
-    z = torch.randn(batch, g.z_dim, generator=gen)
-    c = F.one_hot(torch.arange(batch) % c_dim, c_dim).float() if c_dim else None
-    real = torch.randn(batch, 3, 32, 32, generator=gen).clamp(-1, 1)
+    z, c, real = batch_inputs(g, batch, c_dim)
     G.train()
     D.train()
     step = make_train_iter(G, D, z, c, real)
