@@ -165,7 +165,9 @@ def batch_inputs(g, batch: int, c_dim: int):
     return z, c, real
 
 
-def bench(impl: str, G, D, g, batch: int, reps: int, c_dim: int, flops) -> list[dict]:
+def bench(
+    impl: str, G, D, g, batch: int, reps: int, c_dim: int, flops, warmup: int = 1
+) -> list[dict]:
     z, c, real = batch_inputs(g, batch, c_dim)
     rows = []
     G.eval()
@@ -175,12 +177,12 @@ def bench(impl: str, G, D, g, batch: int, reps: int, c_dim: int, flops) -> list[
     g_flops, iter_flops = flops(z, c, real)
     for name, kw in variants:
         fwd = make_forward(G, z, c, **kw)
-        sec = median_time(fwd, reps)
+        sec = median_time(fwd, reps, warmup)
         rows.append(dict(impl=impl, what=name, img_s=batch / sec, gflops=g_flops / sec / 1e9))
     G.train()
     D.train()
     step = make_train_iter(G, D, z, c, real)
-    sec = median_time(step, reps)
+    sec = median_time(step, reps, warmup)
     rows.append(
         dict(
             impl=impl,
@@ -198,6 +200,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="untimed calls before each median (the first iterations after building a network "
+        "can run at half speed while the allocator grows)",
+    )
     ap.add_argument(
         "--precision",
         default="fp32",
@@ -223,7 +232,7 @@ def main() -> None:
         flops = lambda z, c, real, G0=G0, D0=D0: maths_flops(G0.eval(), D0, z, c, real)  # noqa: E731
         for impl, build in impls:
             G, D, g = build(preset, c_dim)
-            for row in bench(impl, G, D, g, args.batch, args.reps, c_dim, flops):
+            for row in bench(impl, G, D, g, args.batch, args.reps, c_dim, flops, args.warmup):
                 rows.append(dict(preset=preset, **row))
                 print(
                     f"{preset:8s} {impl:9s} {row['what']:24s} {row['img_s']:8.2f} img/s "
@@ -320,7 +329,8 @@ def write_table(rows: list[dict], peak: float, args: argparse.Namespace) -> None
     lines = [
         f"\n## bench_networks.py — {stamp}\n",
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} "
-        f"threads, torch {torch.__version__}, batch {args.batch}, median of {args.reps}. "
+        f"threads, torch {torch.__version__}, batch {args.batch}, median of {args.reps} "
+        f"after {args.warmup} warm-up call(s). "
         f"fp32 matmul peak {peak:.1f} GFLOP/s (best of 1024-4096 square matmuls). FLOPs: what "
         f"the maths needs (stylegen/flops.py), the same count for both implementations. "
         f"{args.note}\n",
