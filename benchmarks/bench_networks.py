@@ -1,12 +1,14 @@
 """Network speed: generator forward and one Gmain+Dmain training iteration, images/s.
 
-For each preset (default: cifar, cpu32) at batch 32 on N threads, after a warm-up, the median of
-`--reps` timings of (a) G forward without gradients and (b) one training iteration: G forward,
-non-saturating G loss backward through D and G, Adam step on G, then D logistic loss on detached
-fakes and reals, backward, Adam step on D. Achieved GFLOP/s are shown next to the measured fp32
-matmul peak. FLOPs are what the maths needs (stylegen/flops.py: counted from the layer shapes,
-the same figure for every implementation of the same config; a training iteration is
-4 F_G + 8 F_D), so two implementations' GFLOP/s compare like their images/s. The peak is the
+For each preset (default: cifar, cpu32) at batch 32 on N threads, after `--warmup` untimed calls
+(use 3 or more for a fair ratio: the first iterations after building a network run at about half
+speed in both implementations), the median of `--reps` timings of (a) G forward without
+gradients and (b) one training iteration: G forward, non-saturating G loss backward through D
+and G, Adam step on G, then D logistic loss on detached fakes and reals, backward, Adam step on
+D. Achieved GFLOP/s are shown next to the measured fp32 matmul peak. FLOPs are what the maths
+needs (stylegen/flops.py: counted from the layer shapes, the same figure for every
+implementation of the same config; a training iteration is 4 F_G + 8 F_D), so two
+implementations' GFLOP/s compare like their images/s. The peak is the
 best of several large square matmuls on the same threads.
 
 With `--profile`, one more table says where each implementation's training iteration spends its
@@ -19,7 +21,7 @@ convolutions or different maths.
 With `--nvlabs PATH` (a local checkout of NVlabs/stylegan2-ada-pytorch, never shipped here) the
 official networks are timed the same way in the same process, for a side-by-side ratio.
 
-    python benchmarks/bench_networks.py [--presets cifar,cpu32] [--nvlabs ~/stylegan2-ada-pytorch]
+    python benchmarks/bench_networks.py [--presets cifar,cpu32] [--warmup 3] [--nvlabs PATH]
 
 The table is printed and appended to benchmarks/RESULTS.md.
 """
