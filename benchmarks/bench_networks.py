@@ -8,8 +8,8 @@ and G, Adam step on G, then D logistic loss on detached fakes and reals, backwar
 D. Achieved GFLOP/s are shown next to the measured fp32 matmul peak. FLOPs are what the maths
 needs (stylegen/flops.py: counted from the layer shapes, the same figure for every
 implementation of the same config; a training iteration is 4 F_G + 8 F_D), so two
-implementations' GFLOP/s compare like their images/s. The peak is the
-best of several large square matmuls on the same threads.
+implementations' GFLOP/s compare like their images/s. The peak is the best of several large
+square matmuls on the same threads.
 
 With `--profile`, one more table says where each implementation's training iteration spends its
 time (torch.profiler self time: convolutions forward and backward, matmuls, Adam, all else) and

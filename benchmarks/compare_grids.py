@@ -66,8 +66,8 @@ def main() -> None:
         label, sep, source = spec.rpartition("=")
         if not sep or not label:
             raise SystemExit(f"error: panel '{spec}' is not LABEL=SOURCE")
-        grid = make_grid(torch.from_numpy(panel_images(source)), ncols=8, pad=1)
-        panels.append((label, grey_to_rgb(np.asarray(grid))))
+        grid = make_grid(panel_images(source), ncols=8, pad=1)
+        panels.append((label, grey_to_rgb(grid)))
     fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 3.0))
     for ax, (label, img) in zip(np.atleast_1d(axes), panels):
         ax.imshow(img, interpolation="nearest")
