@@ -13,6 +13,16 @@ def test_dry_run_prints_resolved_config(capsys):
     assert cfg["batch"] == 64 and cfg["gamma"] == 0.01 and cfg["aug"] == "ada"
 
 
+def test_shared_fakes_flag_overrides_the_preset(capsys):
+    base = ["train", "--data", "fashion-mnist", "--dry-run"]
+    assert main(base) == 0
+    assert json.loads(capsys.readouterr().out)["shared_fakes"] is False  # cpu32: official order
+    assert main([*base, "--shared-fakes"]) == 0
+    assert json.loads(capsys.readouterr().out)["shared_fakes"] is True
+    assert main([*base, "--preset", "cpu32-fast-cond", "--cond", "--no-shared-fakes"]) == 0
+    assert json.loads(capsys.readouterr().out)["shared_fakes"] is False
+
+
 def test_tiny_run_then_resume_then_generate(tmp_path, capsys):
     out = tmp_path / "runs"
     args = [

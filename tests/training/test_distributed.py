@@ -73,11 +73,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _reference(data: Path, out: Path, kimg: str = "0.032") -> dict:
+def _reference(data: Path, out: Path, kimg: str = "0.032", extra: tuple[str, ...] = ()) -> dict:
     """One process, global batch 8 as two accumulated rounds of --batch-gpu 4."""
     threads = torch.get_num_threads()
     try:
-        args = ["train", "--data", str(data), "--kimg", kimg, "--outdir", str(out), *TRAIN]
+        args = ["train", "--data", str(data), "--kimg", kimg, "--outdir", str(out), *TRAIN, *extra]
         assert main([*args, "--batch-gpu", "4"]) == 0
     finally:
         torch.set_num_threads(threads)
@@ -219,13 +219,14 @@ def test_cli_bad_distributed_input(capsys, monkeypatch):
 
 
 @pytest.mark.slow
-def test_two_processes_equal_one_process(data, tmp_path):
+@pytest.mark.parametrize("extra", [(), ("--shared-fakes",)], ids=["official", "shared-fakes"])
+def test_two_processes_equal_one_process(data, tmp_path, extra):
     out = tmp_path / "dist"
     cmd = [sys.executable, "-m", "stylegen", "train", "--data", str(data), "--kimg", "0.032"]
-    proc = _run([*cmd, "--outdir", str(out), *TRAIN, "--cpu-procs", "2"])
+    proc = _run([*cmd, "--outdir", str(out), *TRAIN, *extra, "--cpu-procs", "2"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("done: ") == 1  # rank 0 alone reports
-    _assert_same_weights(_final_state(out), _reference(data, tmp_path / "ref"))
+    _assert_same_weights(_final_state(out), _reference(data, tmp_path / "ref", extra=extra))
     (run,) = out.iterdir()
     assert len(list(run.glob("events.out.tfevents*"))) == 1  # rank 0 alone writes
     kimgs = [json.loads(x)["Progress/kimg"] for x in (run / "stats.jsonl").open()]

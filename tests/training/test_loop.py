@@ -37,9 +37,10 @@ def _state(snap):
     return torch.load(snap / STATE_FILE, weights_only=True)
 
 
-def test_resumed_run_equals_uninterrupted_run(tmp_path):
-    full = train(_cfg(tmp_path, kimg=0.064))
-    half = train(_cfg(tmp_path, kimg=0.032))
+@pytest.mark.parametrize("shared_fakes", [False, True], ids=["official", "shared-fakes"])
+def test_resumed_run_equals_uninterrupted_run(tmp_path, shared_fakes):
+    full = train(_cfg(tmp_path, kimg=0.064, shared_fakes=shared_fakes))
+    half = train(_cfg(tmp_path, kimg=0.032, shared_fakes=shared_fakes))
     resumed = resume(half.parent, kimg=0.064)
     a, b = _state(full), _state(resumed)
     for net in ("G", "D", "G_ema"):

@@ -7,6 +7,12 @@ minibatches), Dmain (logistic loss on augmented reals and fakes) and Dreg (R1 on
 minibatch G_ema follows G and ADA adjusts p. The loop around it (ticks, snapshots, resume, stats)
 is the shared one in training/trainer.py; `train` and `resume` are this family's entry points.
 
+`shared_fakes` (`--shared-fakes`) reorders a minibatch for speed:
+one G pass makes the fakes, Dmain(+Dreg) steps on them with the reals in the same D call
+(training/pairs.py), then Gmain steps on the same fakes against the updated D, as DCGAN's loop
+does. That saves one G forward and one D call per minibatch (~1.2x the images/s on a CPU) and
+is not the official order, so it is off by default.
+
 Each minibatch is cut into shards of `batch_gpu` images, each with its own random streams; with
 several processes (torchrun) each runs its own shards and gradients, ADA and stats are summed
 over processes (training/distributed.py). One process with one shard is the classic loop.
@@ -36,6 +42,7 @@ from stylegen.models.serialization import write_checkpoint_files
 from stylegen.training import distributed, finetune, losses
 from stylegen.training.augment import make_augment
 from stylegen.training.ema import ema_beta, update_ema
+from stylegen.training.pairs import pack_group, pack_pairs, unpack_pairs
 from stylegen.training.stats import StatsCollector
 from stylegen.training.stylegan_config import (
     TrainConfig,
@@ -215,7 +222,12 @@ class StyleGANStep:
         betas: tuple[float, ...] = (0.0, 0.99)
         if reg_interval:
             lr, betas = losses.lazy_reg_params(lr, betas, reg_interval)
-        return torch.optim.Adam(params, lr=lr, betas=tuple(float(b) for b in betas), eps=1e-8)
+        # The fused kernel updates every parameter in one call: the per-parameter loop of the
+        # default implementation was ~4% of a small CPU step (RESULTS.md, 2026-12-06).
+        fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+        return torch.optim.Adam(
+            params, lr=lr, betas=tuple(float(b) for b in betas), eps=1e-8, fused=fused
+        )
 
     def _grid_latents(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Fixed latents for sample grids: 8x8, one row per class when conditional."""
@@ -330,6 +342,10 @@ class StyleGANStep:
         finetune.set_requires_grad(self.G, True, self.frozen)
         finetune.set_requires_grad(self.D, False, self.frozen)
         img, _ = self._run_G(z, c)
+        return self._loss_G(img, c)
+
+    def _loss_G(self, img: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        """Gmain's non-saturating loss on fakes that still carry G's graph."""
         logits = self._run_D(img, c)
         self.stats.report("Loss/scores/fake", logits)
         loss_G = losses.g_nonsaturating_loss(logits)
@@ -352,34 +368,45 @@ class StyleGANStep:
         # Multiply by the reg interval: the penalty is applied 1/interval as often.
         return (img[:, 0, 0, 0] * 0 + loss).mean() * cfg.pl_interval
 
-    def _phase_D(self, real, real_c, z, c, do_main: bool, do_r1: bool):
-        """D's loss on one shard, and its logits on the reals (for ADA)."""
-        cfg = self.cfg
-        finetune.set_requires_grad(self.G, False, self.frozen)
+    def _phase_D(self, real, real_c, fake, c, do_r1: bool, pack: bool = False):
+        """D's loss on one shard (Dmain, + Dreg when due), and its logits on the reals (for ADA).
+
+        `fake` is None for Dreg alone. With `pack`, fakes and reals go through D in one call
+        where the minibatch-std groups allow it (training/pairs.py): the same logits as two
+        calls, but ADA draws its random transforms for both at once, so the official path
+        keeps two calls and its random streams."""
         finetune.set_requires_grad(self.D, True, self.frozen)
-        total = torch.zeros([], device=self.device)
-        if do_main:
-            with torch.no_grad():
-                fake, _ = self._run_G(z, c, update_emas=True)
-            fake_logits = self._run_D(fake, c)
-            self.stats.report("Loss/scores/fake", fake_logits)
-            self.stats.report("Loss/signs/fake", fake_logits.sign())
-            total = total + torch.nn.functional.softplus(fake_logits).mean()
         real_in = real.detach().requires_grad_(do_r1)
-        real_logits = self._run_D(real_in, real_c)
+        group = pack_group(self.D, real.shape[0]) if pack and fake is not None else None
+        if group is not None:
+            both_c = pack_pairs(c, real_c, group) if c is not None else None
+            logits = self._run_D(pack_pairs(fake.detach(), real_in, group), both_c)
+            fake_logits, real_logits = unpack_pairs(logits, group)
+        else:
+            fake_logits = self._run_D(fake.detach(), c) if fake is not None else None
+            real_logits = self._run_D(real_in, real_c)
+        return self._loss_D(fake_logits, real_in, real_logits, do_r1), real_logits.detach()
+
+    def _loss_D(self, fake_logits, real_in, real_logits, do_r1: bool) -> torch.Tensor:
+        """Logistic loss on fake and real logits (Dmain; no fakes: Dreg alone), + R1 when due."""
+        cfg = self.cfg
+        total = torch.zeros([], device=self.device)
         self.stats.report("Loss/scores/real", real_logits)
         self.stats.report("Loss/signs/real", real_logits.sign())
-        if do_main:
+        if fake_logits is not None:
+            self.stats.report("Loss/scores/fake", fake_logits)
+            self.stats.report("Loss/signs/fake", fake_logits.sign())
+            loss_fake = torch.nn.functional.softplus(fake_logits)
             loss_real = torch.nn.functional.softplus(-real_logits)
-            self.stats.report("Loss/D/loss", loss_real + total.detach())
-            total = total + loss_real.mean()
+            self.stats.report("Loss/D/loss", loss_real + loss_fake.mean().detach())
+            total = total + loss_fake.mean() + loss_real.mean()
         if do_r1:
             penalty = losses.r1_penalty(real_in, real_logits)
             self.stats.report("Loss/r1_penalty", penalty)
             r1 = losses.r1_loss(penalty, cfg.gamma)
             self.stats.report("Loss/D/reg", r1)
             total = total + r1.mean() * cfg.r1_interval
-        return total, real_logits.detach()
+        return total
 
     def train_step(self, cur_nimg: int, batch_idx: int) -> int:
         """One minibatch: all due phases over every local shard, then EMA; returns the number
@@ -398,50 +425,105 @@ class StyleGANStep:
                 z = torch.randn(n, self.G.z_dim, device=self.device)
                 shards.append((real, real_c, z, self._gen_c(n, batches)))
 
-        self._run_phase(self.opt_G, self.G, lambda k: self._phase_G(*shards[k][2:]))
-        if cfg.pl_weight > 0 and batch_idx % cfg.pl_interval == 0:
-            new_pl_means: list[torch.Tensor] = []
-            self._run_phase(
-                self.opt_G, self.G, lambda k: self._phase_Greg(*shards[k][2:], new_pl_means)
-            )
-            self.pl_mean = self._mean_over_shards(new_pl_means)
         # Official code runs Dmain and Dreg as separate phases; when both are due we fuse them
         # into one pass over the reals (same gradients, one D forward fewer).
         do_r1 = cfg.gamma > 0 and batch_idx % cfg.r1_interval == 0
-        self._run_D_phase(shards, do_r1)
+        if cfg.shared_fakes:
+            # D first, on fakes generated once with G's graph kept; then G on the same fakes
+            # against the updated D (the order of DCGAN's loop). One G forward per minibatch
+            # instead of two, and one D call for fakes and reals (RESULTS.md: ~1.25x per step).
+            fakes = self._generate_fakes(shards)
+            self._run_D_phase(shards, do_r1, fakes)
+            # Requires-grad is read when the gradient arrives, not when the graph was built.
+            finetune.set_requires_grad(self.G, True, self.frozen)
+            finetune.set_requires_grad(self.D, False, self.frozen)
+            self._run_phase(self.opt_G, self.G, lambda k: self._loss_G(fakes[k], shards[k][3]))
+            del fakes  # G's graph
+            self._run_Greg_phase(shards, batch_idx)
+        else:
+            self._run_phase(self.opt_G, self.G, lambda k: self._phase_G(*shards[k][2:]))
+            self._run_Greg_phase(shards, batch_idx)
+            self._run_D_phase(shards, do_r1)
 
         beta = ema_beta(cfg.batch, cfg.ema_kimg, cfg.ema_rampup, cur_nimg)
         update_ema(self.G_ema, self.G, beta)
         return self.skipped
 
-    def _run_D_phase(self, shards: list, do_r1: bool) -> None:
-        """Dmain (+ Dreg) over every shard, then the ADA update from all reals' logits."""
-        n = self.cfg.batch_gpu
-        # G's running averages (w_avg, ...) move once per shard in _run_G; like pl_mean, each
-        # shard starts from the same values and the result is their mean over shards.
+    def _run_Greg_phase(self, shards: list, batch_idx: int) -> None:
+        cfg = self.cfg
+        if cfg.pl_weight > 0 and batch_idx % cfg.pl_interval == 0:
+            finetune.set_requires_grad(self.G, True, self.frozen)
+            new_pl_means: list[torch.Tensor] = []
+            self._run_phase(
+                self.opt_G, self.G, lambda k: self._phase_Greg(*shards[k][2:], new_pl_means)
+            )
+            self.pl_mean = self._mean_over_shards(new_pl_means)
+
+    def _generate_fakes(self, shards: list) -> list[torch.Tensor]:
+        """Each shard's fakes from its (z, c), with G's graph, under its random streams."""
+        finetune.set_requires_grad(self.G, True, self.frozen)
+        with self._running_averages() as next_shard:
+            fakes = []
+            for k, (_, _, z, c) in enumerate(shards):
+                next_shard()
+                with self._shard_rng(k):
+                    fakes.append(self._run_G(z, c, update_emas=True)[0])
+        return fakes
+
+    @contextmanager
+    def _running_averages(self) -> Iterator[Callable[[], None]]:
+        """G's running averages (w_avg, ...) move once per shard in _run_G(update_emas=True);
+        like pl_mean, each shard starts from the same values and the result is their mean over
+        shards. Call the yielded function before each shard's G pass."""
         emas = []
         if self.layout.num_shards > 1:
             emas = [b for name, b in self.G.named_buffers() if name.endswith(("_avg", "_ema"))]
         start = [b.clone() for b in emas]
         moved: list[list[torch.Tensor]] = [[] for _ in emas]
-        real_logits: list[torch.Tensor] = []
+        passes = 0
 
-        def shard_loss(k: int) -> torch.Tensor:
-            for buf, value in zip(emas, start):
-                buf.copy_(value)
-            real, real_c = shards[k][:2]
-            z = torch.randn(n, self.G.z_dim, device=self.device)
-            c = self._gen_c(n, self.shard_batches[k])
-            loss, logits = self._phase_D(real, real_c, z, c, do_main=True, do_r1=do_r1)
+        def next_shard() -> None:
+            nonlocal passes
+            with torch.no_grad():
+                for i, (buf, value) in enumerate(zip(emas, start)):
+                    if passes:
+                        moved[i].append(buf.clone())
+                    buf.copy_(value)
+            passes += 1
+
+        yield next_shard
+        if not passes:
+            return
+        with torch.no_grad():
             for i, buf in enumerate(emas):
                 moved[i].append(buf.clone())
-            real_logits.append(logits)
-            return loss
+                buf.copy_(self._mean_over_shards(moved[i]))
 
-        self._run_phase(self.opt_D, self.D, shard_loss)
-        with torch.no_grad():
-            for buf, values in zip(emas, moved):
-                buf.copy_(self._mean_over_shards(values))
+    def _run_D_phase(self, shards: list, do_r1: bool, fakes: list | None = None) -> None:
+        """Dmain (+ Dreg) over every shard, then the ADA update from all reals' logits. Without
+        `fakes` each shard generates its own from a new z (the official Dmain)."""
+        n = self.cfg.batch_gpu
+        finetune.set_requires_grad(self.G, False, self.frozen)
+        real_logits: list[torch.Tensor] = []
+        with self._running_averages() as next_shard:
+
+            def shard_loss(k: int) -> torch.Tensor:
+                real, real_c = shards[k][:2]
+                if fakes is not None:
+                    fake, c = fakes[k], shards[k][3]
+                else:
+                    next_shard()
+                    z = torch.randn(n, self.G.z_dim, device=self.device)
+                    c = self._gen_c(n, self.shard_batches[k])
+                    with torch.no_grad():
+                        fake, _ = self._run_G(z, c, update_emas=True)
+                loss, logits = self._phase_D(
+                    real, real_c, fake, c, do_r1=do_r1, pack=fakes is not None
+                )
+                real_logits.append(logits)
+                return loss
+
+            self._run_phase(self.opt_D, self.D, shard_loss)
         self.augment.update(torch.cat(real_logits))
 
     # -- what the trainer asks for ----------------------------------------------------------

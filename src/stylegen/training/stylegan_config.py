@@ -42,6 +42,9 @@ class TrainDefaults:
     # "mixed": the num_fp16_res highest-resolution blocks of G and D in bfloat16; a preset whose
     # networks were tuned for it says so here.
     precision: str = "fp32"
+    # One generator pass per minibatch: D steps first on the fakes (scored in one call with the
+    # reals), then G steps on the same fakes against the updated D (training/stylegan.py).
+    shared_fakes: bool = False
 
 
 @dataclass
@@ -384,6 +387,7 @@ class TrainConfig:
     threads: int | None = None
     max_nonfinite: int = 20
     precision: str | None = None  # "mixed": reduced-precision blocks (models/precision.py)
+    shared_fakes: bool | None = None  # D then G on one generator pass (None: the preset's)
     batch_gpu: int | None = None  # images per process per round; None: batch / processes
     dist_backend: str | None = None  # gloo | nccl | auto; None: $STYLEGEN_DIST_BACKEND or auto
     G_overrides: dict[str, Any] = field(default_factory=dict)
@@ -424,6 +428,7 @@ class TrainConfig:
         r.aug = d.aug if r.aug is None else r.aug
         r.tick_kimg = d.tick_kimg if r.tick_kimg is None else r.tick_kimg
         r.precision = d.precision if r.precision is None else r.precision
+        r.shared_fakes = d.shared_fakes if r.shared_fakes is None else r.shared_fakes
         r.metrics = tuple(r.metrics or ())
         return r.validate()
 
