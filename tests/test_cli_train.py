@@ -19,7 +19,10 @@ def test_shared_fakes_flag_overrides_the_preset(capsys):
     assert json.loads(capsys.readouterr().out)["shared_fakes"] is False  # cpu32: official order
     assert main([*base, "--shared-fakes"]) == 0
     assert json.loads(capsys.readouterr().out)["shared_fakes"] is True
-    assert main([*base, "--preset", "cpu32-fast-cond", "--cond", "--no-shared-fakes"]) == 0
+    fast = [*base, "--preset", "cpu32-fast-cond", "--cond"]
+    assert main(fast) == 0
+    assert json.loads(capsys.readouterr().out)["shared_fakes"] is True  # the demo's preset
+    assert main([*fast, "--no-shared-fakes"]) == 0
     assert json.loads(capsys.readouterr().out)["shared_fakes"] is False
 
 
