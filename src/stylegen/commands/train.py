@@ -87,7 +87,7 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="one G pass per minibatch: D steps on the fakes (scored with the reals in one "
-        "call), then G on the same fakes; ~1.25x the images/s on a CPU, not the official "
+        "call), then G on the same fakes; 1.1-1.2x the images/s on a CPU, not the official "
         "order (default: the preset's)",
     )
     p.add_argument(

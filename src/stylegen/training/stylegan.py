@@ -11,7 +11,7 @@ is the shared one in training/trainer.py; `train` and `resume` are this family's
 one G pass makes the fakes, Dmain(+Dreg) steps on them with the reals in the same D call
 (training/pairs.py), then Gmain steps on the same fakes against the updated D, as DCGAN's loop
 does. That saves one G forward and one D call per minibatch (~1.2x the images/s on a CPU) and
-is not the official order, so it is off by default.
+is not the official order, so it is off by default (on in the cpu32-fast-cond preset).
 
 Each minibatch is cut into shards of `batch_gpu` images, each with its own random streams; with
 several processes (torchrun) each runs its own shards and gradients, ADA and stats are summed
@@ -431,7 +431,7 @@ class StyleGANStep:
         if cfg.shared_fakes:
             # D first, on fakes generated once with G's graph kept; then G on the same fakes
             # against the updated D (the order of DCGAN's loop). One G forward per minibatch
-            # instead of two, and one D call for fakes and reals (RESULTS.md: ~1.25x per step).
+            # instead of two, and one D call for fakes and reals (RESULTS.md round 6: 1.12-1.22x).
             fakes = self._generate_fakes(shards)
             self._run_D_phase(shards, do_r1, fakes)
             # Requires-grad is read when the gradient arrives, not when the graph was built.
