@@ -22,6 +22,8 @@ def test_shared_fakes_flag_overrides_the_preset(capsys):
     fast = [*base, "--preset", "cpu32-fast-cond", "--cond"]
     assert main(fast) == 0
     assert json.loads(capsys.readouterr().out)["shared_fakes"] is True  # the demo's preset
+    assert main([*base, "--preset", "cpu32-fast"]) == 0
+    assert json.loads(capsys.readouterr().out)["shared_fakes"] is True
     assert main([*fast, "--no-shared-fakes"]) == 0
     assert json.loads(capsys.readouterr().out)["shared_fakes"] is False
 

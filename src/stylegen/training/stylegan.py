@@ -11,7 +11,7 @@ is the shared one in training/trainer.py; `train` and `resume` are this family's
 one G pass makes the fakes, Dmain(+Dreg) steps on them with the reals in the same D call
 (training/pairs.py), then Gmain steps on the same fakes against the updated D, as DCGAN's loop
 does. That saves one G forward and one D call per minibatch (~1.2x the images/s on a CPU) and
-is not the official order, so it is off by default (on in the cpu32-fast-cond preset).
+is not the official order, so it is off by default (on in the cpu32-fast presets).
 
 Each minibatch is cut into shards of `batch_gpu` images, each with its own random streams; with
 several processes (torchrun) each runs its own shards and gradients, ADA and stats are summed

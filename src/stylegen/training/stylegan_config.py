@@ -160,9 +160,13 @@ PRESETS: dict[str, Preset] = {
     # usual channel taper (channel_base / resolution: 32 channels at 32x32, 64 at 16, 128 below),
     # which moves the FLOPs from the full-resolution convolutions to the coarse layers that shape
     # the garments; a plain ("orig") D; and every block in bfloat16 (--precision mixed).
+    # --shared-fakes as in cpu32-fast-cond below: unconditional at batch 16, seeds 1 and 2, FID@2k
+    # 46.6 / 55.1 at 86.7 kimg (official order 50.0 / 55.2) and 42.1 / 50.1 at the 100 kimg that
+    # ten minutes hold (RESULTS.md round 6).
     "cpu32-fast": _cpu32(
         "cpu32 with tapered channels and bfloat16 blocks: ~2x the kimg per CPU-second",
         **_FAST,
+        shared_fakes=True,
     ),
     # Its conditional form keeps the class-agnostic D head of transitional training but needs
     # no ramp (--cond-ramp 0,0: labels at full weight from the first step): at 1200 CPU-seconds
