@@ -371,35 +371,32 @@ class StyleGANStep:
     def _phase_D(self, real, real_c, fake, c, do_r1: bool, pack: bool = False):
         """D's loss on one shard (Dmain, + Dreg when due), and its logits on the reals (for ADA).
 
-        `fake` is None for Dreg alone. With `pack`, fakes and reals go through D in one call
-        where the minibatch-std groups allow it (training/pairs.py): the same logits as two
-        calls, but ADA draws its random transforms for both at once, so the official path
-        keeps two calls and its random streams."""
+        With `pack`, fakes and reals go through D in one call where the minibatch-std groups
+        allow it (training/pairs.py): the same logits as two calls, but ADA draws its random
+        transforms for both at once, so the official path keeps two calls and its streams."""
         finetune.set_requires_grad(self.D, True, self.frozen)
         real_in = real.detach().requires_grad_(do_r1)
-        group = pack_group(self.D, real.shape[0]) if pack and fake is not None else None
+        group = pack_group(self.D, real.shape[0]) if pack else None
         if group is not None:
             both_c = pack_pairs(c, real_c, group) if c is not None else None
             logits = self._run_D(pack_pairs(fake.detach(), real_in, group), both_c)
             fake_logits, real_logits = unpack_pairs(logits, group)
         else:
-            fake_logits = self._run_D(fake.detach(), c) if fake is not None else None
+            fake_logits = self._run_D(fake.detach(), c)
             real_logits = self._run_D(real_in, real_c)
         return self._loss_D(fake_logits, real_in, real_logits, do_r1), real_logits.detach()
 
     def _loss_D(self, fake_logits, real_in, real_logits, do_r1: bool) -> torch.Tensor:
-        """Logistic loss on fake and real logits (Dmain; no fakes: Dreg alone), + R1 when due."""
+        """Logistic loss on fake and real logits (Dmain), + R1 on the reals when due (Dreg)."""
         cfg = self.cfg
-        total = torch.zeros([], device=self.device)
         self.stats.report("Loss/scores/real", real_logits)
         self.stats.report("Loss/signs/real", real_logits.sign())
-        if fake_logits is not None:
-            self.stats.report("Loss/scores/fake", fake_logits)
-            self.stats.report("Loss/signs/fake", fake_logits.sign())
-            loss_fake = torch.nn.functional.softplus(fake_logits)
-            loss_real = torch.nn.functional.softplus(-real_logits)
-            self.stats.report("Loss/D/loss", loss_real + loss_fake.mean().detach())
-            total = total + loss_fake.mean() + loss_real.mean()
+        self.stats.report("Loss/scores/fake", fake_logits)
+        self.stats.report("Loss/signs/fake", fake_logits.sign())
+        loss_fake = torch.nn.functional.softplus(fake_logits)
+        loss_real = torch.nn.functional.softplus(-real_logits)
+        self.stats.report("Loss/D/loss", loss_real + loss_fake.mean().detach())
+        total = torch.zeros([], device=self.device) + loss_fake.mean() + loss_real.mean()
         if do_r1:
             penalty = losses.r1_penalty(real_in, real_logits)
             self.stats.report("Loss/r1_penalty", penalty)
@@ -462,42 +459,38 @@ class StyleGANStep:
     def _generate_fakes(self, shards: list) -> list[torch.Tensor]:
         """Each shard's fakes from its (z, c), with G's graph, under its random streams."""
         finetune.set_requires_grad(self.G, True, self.frozen)
-        with self._running_averages() as next_shard:
-            fakes = []
+        fakes = []
+        with self._running_averages() as shard_pass:
             for k, (_, _, z, c) in enumerate(shards):
-                next_shard()
                 with self._shard_rng(k):
-                    fakes.append(self._run_G(z, c, update_emas=True)[0])
+                    fakes.append(shard_pass(self._run_G, z, c, update_emas=True)[0])
         return fakes
 
     @contextmanager
-    def _running_averages(self) -> Iterator[Callable[[], None]]:
+    def _running_averages(self) -> Iterator[Callable[..., Any]]:
         """G's running averages (w_avg, ...) move once per shard in _run_G(update_emas=True);
         like pl_mean, each shard starts from the same values and the result is their mean over
-        shards. Call the yielded function before each shard's G pass."""
+        shards. Run each shard's G pass through the yielded function, shard_pass(fn, *args)."""
         emas = []
         if self.layout.num_shards > 1:
             emas = [b for name, b in self.G.named_buffers() if name.endswith(("_avg", "_ema"))]
         start = [b.clone() for b in emas]
         moved: list[list[torch.Tensor]] = [[] for _ in emas]
-        passes = 0
 
-        def next_shard() -> None:
-            nonlocal passes
+        def shard_pass(run: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             with torch.no_grad():
-                for i, (buf, value) in enumerate(zip(emas, start)):
-                    if passes:
-                        moved[i].append(buf.clone())
+                for buf, value in zip(emas, start):
                     buf.copy_(value)
-            passes += 1
-
-        yield next_shard
-        if not passes:
-            return
-        with torch.no_grad():
+            out = run(*args, **kwargs)
             for i, buf in enumerate(emas):
-                moved[i].append(buf.clone())
-                buf.copy_(self._mean_over_shards(moved[i]))
+                moved[i].append(buf.detach().clone())
+            return out
+
+        yield shard_pass
+        with torch.no_grad():
+            for buf, values in zip(emas, moved):
+                if values:  # no G pass ran (shared fakes made theirs before Dmain)
+                    buf.copy_(self._mean_over_shards(values))
 
     def _run_D_phase(self, shards: list, do_r1: bool, fakes: list | None = None) -> None:
         """Dmain (+ Dreg) over every shard, then the ADA update from all reals' logits. Without
@@ -505,18 +498,17 @@ class StyleGANStep:
         n = self.cfg.batch_gpu
         finetune.set_requires_grad(self.G, False, self.frozen)
         real_logits: list[torch.Tensor] = []
-        with self._running_averages() as next_shard:
+        with self._running_averages() as shard_pass:
 
             def shard_loss(k: int) -> torch.Tensor:
                 real, real_c = shards[k][:2]
                 if fakes is not None:
                     fake, c = fakes[k], shards[k][3]
                 else:
-                    next_shard()
                     z = torch.randn(n, self.G.z_dim, device=self.device)
                     c = self._gen_c(n, self.shard_batches[k])
                     with torch.no_grad():
-                        fake, _ = self._run_G(z, c, update_emas=True)
+                        fake, _ = shard_pass(self._run_G, z, c, update_emas=True)
                 loss, logits = self._phase_D(
                     real, real_c, fake, c, do_r1=do_r1, pack=fakes is not None
                 )
