@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from stylegen.ops import ACTIVATIONS, bias_act
+from stylegen.ops import ACTIVATIONS, bias_act, foldable_gain
 
 
 def _naive(v: float, b: float, act: str, gain: float, clamp: float | None) -> float:
@@ -46,3 +46,20 @@ def test_gradcheck():
     x = torch.randn(2, 3, 4, dtype=torch.float64, requires_grad=True)
     b = torch.randn(3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a, c: bias_act(a, c, act="lrelu", gain=1.3), (x, b))
+
+
+@pytest.mark.parametrize("act", ["linear", "relu", "lrelu"])
+def test_foldable_gain_is_exact_for_homogeneous_activations(act):
+    # act(g * x) == g * act(x) for g > 0: what lets layers move the gain into their weights.
+    x = torch.randn(64, dtype=torch.float64)
+    g = foldable_gain(act, 1.3)
+    assert g == 1.3
+    torch.testing.assert_close(bias_act(x * g, act=act, gain=1), bias_act(x, act=act, gain=g))
+
+
+def test_foldable_gain_refuses_what_it_cannot_fold():
+    assert foldable_gain("lrelu") == pytest.approx(2**0.5)  # the activation's default gain
+    assert foldable_gain("tanh", 2.0) is None  # not homogeneous
+    assert foldable_gain("sigmoid") is None
+    assert foldable_gain("lrelu", -1.0) is None  # a negative gain flips the activation
+    assert foldable_gain("relu", 0.0) is None

@@ -71,6 +71,51 @@ def test_modulated_conv2d_matches_reference(fused, up, demodulate):
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("k,up,down", [(3, 1, 1), (3, 2, 1), (3, 1, 2), (1, 2, 1), (1, 1, 2)])
+def test_conv2d_resample_bias_is_added_to_the_output(k, up, down):
+    # The bias goes into the last convolution call where there is one, after the filter otherwise.
+    rng = np.random.default_rng(5)
+    x = torch.from_numpy(rng.standard_normal((2, 4, 6, 6)))
+    w = torch.from_numpy(rng.standard_normal((3, 4, k, k)))
+    b = torch.from_numpy(rng.standard_normal(3))
+    kw = dict(f=F4, up=up, down=down, padding=k // 2)
+    got = conv2d_resample(x, w, bias=b, **kw)
+    want = conv2d_resample(x, w, **kw) + b.reshape(1, -1, 1, 1)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("demodulate", [True, False])
+@pytest.mark.parametrize("with_noise", [True, False])
+def test_modulated_conv2d_bias_and_gain(fused, demodulate, with_noise):
+    # (conv + noise + bias) * gain, however the path folds them into its own passes.
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 4, 5, 5))
+    w = rng.standard_normal((5, 4, 3, 3))
+    s = rng.standard_normal((3, 4)) + 1
+    b = rng.standard_normal(5)
+    noise = rng.standard_normal((3, 1, 10, 10)) if with_noise else None
+    got = modulated_conv2d(
+        torch.from_numpy(x),
+        torch.from_numpy(w),
+        torch.from_numpy(s),
+        noise=None if noise is None else torch.from_numpy(noise),
+        up=2,
+        padding=1,
+        resample_filter=F4,
+        demodulate=demodulate,
+        flip_weight=False,
+        fused_modconv=fused,
+        bias=torch.from_numpy(b),
+        gain=1.7,
+    )
+    want = modulated_conv2d_ref(
+        x, w, s, noise, up=2, padding=1, f=F4.numpy(), demodulate=demodulate, flip_weight=False
+    )
+    want = (want + b[None, :, None, None]) * 1.7
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-9, atol=1e-9)
+
+
 def test_demodulated_output_has_unit_variance_for_unit_input():
     # The point of demodulation: unit-variance input gives unit-variance output, whatever style.
     x = torch.randn(4, 64, 16, 16, dtype=torch.float64)

@@ -13,6 +13,16 @@ CASES = [
     dict(up=(1, 1), down=(2, 2), pad=(1, 1, 1, 1)),
     dict(up=(2, 1), down=(1, 2), pad=(3, 0, -1, 2)),
     dict(up=(3, 3), down=(2, 2), pad=(-1, -2, 1, 0)),
+    # Up-sampling alone runs as one transposed convolution when the pads allow it: each side's
+    # near pad up to k-1, the far side's extra zeros within output_padding's range ...
+    dict(up=(2, 2), down=(1, 1), pad=(1, 1, 1, 1)),
+    dict(up=(3, 2), down=(1, 1), pad=(0, 2, 3, 1)),
+    # ... and not when a pad crops or exceeds the kernel (zero-insert and pad, then conv).
+    dict(up=(2, 2), down=(1, 1), pad=(-1, 1, 4, 1)),
+    dict(up=(2, 2), down=(1, 1), pad=(1, 3, 1, 3)),
+    # Symmetric padding rides in the convolution call; asymmetric is padded first.
+    dict(up=(1, 1), down=(1, 1), pad=(2, 2, 1, 1)),
+    dict(up=(1, 1), down=(2, 2), pad=(2, 1, 0, 0)),
 ]
 
 

@@ -25,13 +25,18 @@ def _conv(
     groups: int = 1,
     transpose: bool = False,
     flip_weight: bool = True,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """conv2d / conv_transpose2d; `flip_weight=False` flips the kernel (true convolution)."""
     if not flip_weight and (w.shape[2] > 1 or w.shape[3] > 1):
         w = w.flip([2, 3])
     if transpose:
-        return F.conv_transpose2d(x, w, stride=stride, padding=padding, groups=groups)
-    return F.conv2d(x, w, stride=stride, padding=padding, groups=groups)
+        return F.conv_transpose2d(x, w, bias, stride=stride, padding=padding, groups=groups)
+    return F.conv2d(x, w, bias, stride=stride, padding=padding, groups=groups)
+
+
+def _add_bias(x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    return x if bias is None else x + bias.reshape(1, -1, 1, 1)
 
 
 def conv2d_resample(
@@ -44,8 +49,13 @@ def conv2d_resample(
     groups: int = 1,
     flip_weight: bool = True,
     flip_filter: bool = False,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Convolve x [N, C*groups, H, W] with w [O, C, kh, kw], upsampling or downsampling with f."""
+    """Convolve x [N, C*groups, H, W] with w [O, C, kh, kw], upsampling or downsampling with f.
+
+    `bias` [O] is added to the output; where the last operation is a convolution it goes into
+    that call (one pass over the output instead of two).
+    """
     assert x.ndim == 4 and w.ndim == 4 and up >= 1 and down >= 1
     out_channels, _, kh, kw = w.shape
     fw, fh = filter_size(f)
@@ -63,15 +73,16 @@ def conv2d_resample(
 
     if kw == 1 and kh == 1 and down > 1 and up == 1:
         x = upfirdn2d(x, f, down=down, padding=[px0, px1, py0, py1], flip_filter=flip_filter)
-        return _conv(x, w, groups=groups, flip_weight=flip_weight)
+        return _conv(x, w, groups=groups, flip_weight=flip_weight, bias=bias)
     if kw == 1 and kh == 1 and up > 1 and down == 1:
         x = _conv(x, w, groups=groups, flip_weight=flip_weight)
-        return upfirdn2d(
+        x = upfirdn2d(
             x, f, up=up, padding=[px0, px1, py0, py1], gain=up**2, flip_filter=flip_filter
         )
+        return _add_bias(x, bias)
     if down > 1 and up == 1:
         x = upfirdn2d(x, f, padding=[px0, px1, py0, py1], flip_filter=flip_filter)
-        return _conv(x, w, stride=down, groups=groups, flip_weight=flip_weight)
+        return _conv(x, w, stride=down, groups=groups, flip_weight=flip_weight, bias=bias)
     if up > 1:
         # Transposed convolution does the zero-insertion and the conv in one op; the FIR filter
         # then smooths the result. Grouped weights need in/out swapped within each group.
@@ -104,9 +115,9 @@ def conv2d_resample(
         )
         if down > 1:
             x = upfirdn2d(x, f, down=down, flip_filter=flip_filter)
-        return x
+        return _add_bias(x, bias)
     if px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:
-        return _conv(x, w, padding=[py0, px0], groups=groups, flip_weight=flip_weight)
+        return _conv(x, w, padding=[py0, px0], groups=groups, flip_weight=flip_weight, bias=bias)
     # General fallback: pad (and upsample), convolve, then downsample.
     x = upfirdn2d(
         x,
@@ -116,7 +127,7 @@ def conv2d_resample(
         gain=up**2,
         flip_filter=flip_filter,
     )
-    x = _conv(x, w, groups=groups, flip_weight=flip_weight)
     if down > 1:
-        x = upfirdn2d(x, f, down=down, flip_filter=flip_filter)
-    return x
+        x = _conv(x, w, groups=groups, flip_weight=flip_weight)
+        return _add_bias(upfirdn2d(x, f, down=down, flip_filter=flip_filter), bias)
+    return _conv(x, w, groups=groups, flip_weight=flip_weight, bias=bias)

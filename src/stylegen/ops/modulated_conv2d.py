@@ -31,8 +31,15 @@ def modulated_conv2d(
     demodulate: bool = True,
     flip_weight: bool = True,
     fused_modconv: bool = True,
+    bias: torch.Tensor | None = None,
+    gain: float = 1.0,
 ) -> torch.Tensor:
-    """x [N,I,H,W], weight [O,I,kh,kw], styles [N,I], noise broadcastable to [N,O,H',W']."""
+    """x [N,I,H,W], weight [O,I,kh,kw], styles [N,I], noise broadcastable to [N,O,H',W'].
+
+    Returns (conv + noise + bias) * gain; `bias` [O] and `gain` let the caller hand over the
+    bias and a positive activation gain, which the per-sample path folds into its demodulation
+    multiply (or the convolution call) instead of extra passes over the output.
+    """
     batch_size = x.shape[0]
     out_channels, in_channels, kh, kw = weight.shape
     assert styles.shape == (batch_size, in_channels), (styles.shape, (batch_size, in_channels))
@@ -59,25 +66,8 @@ def modulated_conv2d(
         dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()
 
     if not fused_modconv:
-        x = x * styles.to(x.dtype).reshape(batch_size, -1, 1, 1)
-        x = conv2d_resample(
-            x,
-            weight.to(x.dtype),
-            f=resample_filter,
-            up=up,
-            down=down,
-            padding=padding,
-            flip_weight=flip_weight,
-        )
-        if demodulate and noise is not None:
-            return torch.addcmul(
-                noise.to(x.dtype), x, dcoefs.to(x.dtype).reshape(batch_size, -1, 1, 1)
-            )
-        if demodulate:
-            return x * dcoefs.to(x.dtype).reshape(batch_size, -1, 1, 1)
-        if noise is not None:
-            return x + noise.to(x.dtype)
-        return x
+        conv = dict(up=up, down=down, padding=padding, f=resample_filter, flip_weight=flip_weight)
+        return _per_sample_path(x, weight, styles, dcoefs, noise, bias, gain, conv)
 
     if demodulate:
         w = w * dcoefs.reshape(batch_size, -1, 1, 1, 1)
@@ -96,4 +86,40 @@ def modulated_conv2d(
     x = x.reshape(batch_size, -1, *x.shape[2:])
     if noise is not None:
         x = x + noise.to(x.dtype)
-    return x
+    if bias is not None:
+        x = x + bias.to(x.dtype).reshape(1, -1, 1, 1)
+    return x * gain if gain != 1 else x
+
+
+def _per_sample_path(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    styles: torch.Tensor,
+    dcoefs: torch.Tensor | None,
+    noise: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    gain: float,
+    conv: dict,
+) -> torch.Tensor:
+    """Scale x by the styles, convolve with the shared weight, then demodulate, add noise and
+    bias and apply the gain in as few passes over the output as the case allows."""
+    batch_size = x.shape[0]
+    if dcoefs is None:
+        # No demodulation: the gain rides on the styles and the bias on the convolution.
+        styles = styles * gain if gain != 1 else styles
+    x = x * styles.to(x.dtype).reshape(batch_size, -1, 1, 1)
+    conv_bias = None
+    if dcoefs is None and bias is not None:
+        conv_bias = (bias * gain if gain != 1 else bias).to(x.dtype)
+    x = conv2d_resample(x, weight.to(x.dtype), bias=conv_bias, **conv)
+    if dcoefs is None:
+        return x if noise is None else x + (noise * gain if gain != 1 else noise).to(x.dtype)
+    scale = (dcoefs * gain if gain != 1 else dcoefs).to(x.dtype).reshape(batch_size, -1, 1, 1)
+    shift = None
+    if noise is not None:
+        shift = (noise * gain if gain != 1 else noise).to(x.dtype)
+    if bias is not None:
+        b = (bias * gain if gain != 1 else bias).to(x.dtype).reshape(1, -1, 1, 1)
+        shift = b if shift is None else shift + b
+    # (conv * d + noise + bias) * gain as one multiply-add over the output.
+    return x * scale if shift is None else torch.addcmul(shift, x, scale)

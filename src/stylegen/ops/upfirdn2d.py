@@ -120,11 +120,32 @@ def _depthwise_fir(
     A single depthwise convolution beats separate multiply-add passes several times over on CPU,
     and decimating through the stride computes only the kept pixels.
     """
-    x = _zero_insert(_zero_insert(x, 3, up[0]), 2, up[1])
-    x = _pad_or_crop(_pad_or_crop(x, 3, pad[0], pad[1]), 2, pad[2], pad[3])
     channels = x.shape[1]
     weight = f.to(x.dtype)[None, None].expand(channels, 1, *f.shape)
-    return F.conv2d(x, weight, stride=(down[1], down[0]), groups=channels)
+    fh, fw = f.shape
+    if up != (1, 1) and down == (1, 1):
+        # A transposed convolution inserts the zeros itself and pads both sides by
+        # k - 1 - padding, plus output_padding on the far side; zero-insertion here also appends
+        # up - 1 zeros after the last sample, hence the up - 1 in the far side's total.
+        near = (fw - 1 - pad[0], fh - 1 - pad[2])
+        extra = (pad[1] + up[0] - 1 - pad[0], pad[3] + up[1] - 1 - pad[2])
+        if all(n >= 0 for n in near) and all(0 <= e < u for e, u in zip(extra, up)):
+            return F.conv_transpose2d(
+                x,
+                weight.flip([2, 3]),
+                stride=(up[1], up[0]),
+                padding=(near[1], near[0]),
+                output_padding=(extra[1], extra[0]),
+                groups=channels,
+            )
+    x = _zero_insert(_zero_insert(x, 3, up[0]), 2, up[1])
+    if pad[0] == pad[1] >= 0 and pad[2] == pad[3] >= 0:
+        # Symmetric padding goes into the convolution call: one op fewer each way.
+        conv_padding = (pad[2], pad[0])
+    else:
+        x = _pad_or_crop(_pad_or_crop(x, 3, pad[0], pad[1]), 2, pad[2], pad[3])
+        conv_padding = (0, 0)
+    return F.conv2d(x, weight, stride=(down[1], down[0]), padding=conv_padding, groups=channels)
 
 
 def upfirdn2d(

@@ -54,10 +54,17 @@ def _update_pairs(ema_items, items, beta: float | None, kind: str) -> None:
     if ema_dict.keys() != src_dict.keys():
         missing = sorted(src_dict.keys() ^ ema_dict.keys())
         raise ValueError(f"update_ema: {kind} names differ between the modules: {missing[:5]}")
+    same, mixed = [], []  # same dtype and device: one multi-tensor call for all of them
     for name, dst in ema_dict.items():
         src = src_dict[name].detach()
+        (same if (dst.dtype, dst.device) == (src.dtype, src.device) else mixed).append((dst, src))
+    # torch.lerp is exact at both ends, so beta 0 copies and beta 1 keeps bit for bit; in place,
+    # p_ema + (p - p_ema) * (1 - beta) is the same average as p + (p_ema - p) * beta.
+    if same:
+        dsts, srcs = [d for d, _ in same], [s for _, s in same]
         if beta is None:
-            dst.copy_(src)
+            torch._foreach_copy_(dsts, srcs)
         else:
-            # torch.lerp is exact at both ends, so beta 0 copies and beta 1 keeps bit for bit.
-            dst.copy_(src.lerp(dst.to(src), beta))
+            torch._foreach_lerp_(dsts, srcs, 1.0 - beta)
+    for dst, src in mixed:
+        dst.copy_(src if beta is None else src.lerp(dst.to(src), beta))
