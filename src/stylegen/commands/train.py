@@ -91,6 +91,14 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
         "order (default: the preset's)",
     )
     p.add_argument(
+        "--lr-rampdown",
+        type=float,
+        default=None,
+        metavar="F",
+        help="over the last fraction F of the run (0-1) both learning rates fall linearly to 0 "
+        "(default: the preset's; 0 keeps them constant, as the official code does)",
+    )
+    p.add_argument(
         "--arch",
         default=None,
         choices=families.all_arches(),

@@ -43,6 +43,7 @@ from stylegen.training import distributed, finetune, losses
 from stylegen.training.augment import make_augment
 from stylegen.training.ema import ema_beta, update_ema
 from stylegen.training.pairs import pack_group, pack_pairs, unpack_pairs
+from stylegen.training.schedule import lr_factor
 from stylegen.training.stats import StatsCollector
 from stylegen.training.stylegan_config import (
     TrainConfig,
@@ -210,6 +211,8 @@ class StyleGANStep:
             cfg.dlr,
             cfg.r1_interval if cfg.gamma > 0 else None,
         )
+        # The base rates (lazy-regularisation scaling included) that --lr-rampdown scales.
+        self.base_lrs = [[g["lr"] for g in opt.param_groups] for opt in (self.opt_G, self.opt_D)]
         self.pl_mean = torch.zeros([], device=self.device)
         self.skipped = 0  # optimiser steps skipped in the current minibatch
         self.stats = StatsCollector()
@@ -412,6 +415,8 @@ class StyleGANStep:
         n = cfg.batch_gpu
         self.cur_nimg = cur_nimg
         self._set_cond_weight(cur_nimg)
+        if cfg.lr_rampdown:
+            self._set_learning_rates(lr_factor(cur_nimg, cfg.kimg * 1000, cfg.lr_rampdown))
         self.skipped = 0
         shards = []
         for k in range(len(self.shard_rngs)):
@@ -445,6 +450,11 @@ class StyleGANStep:
         beta = ema_beta(cfg.batch, cfg.ema_kimg, cfg.ema_rampup, cur_nimg)
         update_ema(self.G_ema, self.G, beta)
         return self.skipped
+
+    def _set_learning_rates(self, factor: float) -> None:
+        for opt, base in zip((self.opt_G, self.opt_D), self.base_lrs):
+            for group, lr in zip(opt.param_groups, base):
+                group["lr"] = lr * factor
 
     def _run_Greg_phase(self, shards: list, batch_idx: int) -> None:
         cfg = self.cfg

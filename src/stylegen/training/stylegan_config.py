@@ -45,6 +45,9 @@ class TrainDefaults:
     # One generator pass per minibatch: D steps first on the fakes (scored in one call with the
     # reals), then G steps on the same fakes against the updated D (training/stylegan.py).
     shared_fakes: bool = False
+    # Over this last fraction of the run both learning rates fall linearly to zero (0: constant,
+    # as in the official code); training/schedule.py.
+    lr_rampdown: float = 0.0
 
 
 @dataclass
@@ -396,6 +399,7 @@ class TrainConfig:
     max_nonfinite: int = 20
     precision: str | None = None  # "mixed": reduced-precision blocks (models/precision.py)
     shared_fakes: bool | None = None  # D then G on one generator pass (None: the preset's)
+    lr_rampdown: float | None = None  # last fraction of the run with falling lr (None: preset's)
     batch_gpu: int | None = None  # images per process per round; None: batch / processes
     dist_backend: str | None = None  # gloo | nccl | auto; None: $STYLEGEN_DIST_BACKEND or auto
     G_overrides: dict[str, Any] = field(default_factory=dict)
@@ -437,6 +441,7 @@ class TrainConfig:
         r.tick_kimg = d.tick_kimg if r.tick_kimg is None else r.tick_kimg
         r.precision = d.precision if r.precision is None else r.precision
         r.shared_fakes = d.shared_fakes if r.shared_fakes is None else r.shared_fakes
+        r.lr_rampdown = d.lr_rampdown if r.lr_rampdown is None else r.lr_rampdown
         r.metrics = tuple(r.metrics or ())
         return r.validate()
 
@@ -508,8 +513,9 @@ class TrainConfig:
             "--target": self.ada_target,
             "--mixing": self.style_mixing_prob,
             "pl_decay": self.pl_decay,
+            "--lr-rampdown": self.lr_rampdown,
         }.items():
-            check_number(flag, value, low=0, high=1, optional=flag == "--mixing")
+            check_number(flag, value, low=0, high=1, optional=flag in ("--mixing", "--lr-rampdown"))
 
 
 # The `make demo` / `stylegen demo` recipe: class-conditional cpu32-fast on built-in
