@@ -525,14 +525,15 @@ class TrainConfig:
 # preset's 8: with two threads the batch-8 bfloat16 step keeps the second core half idle (10.1 s
 # per kimg against 6.9 at batch 16), so ten minutes hold 59 kimg at batch 8, 86 at 16, 105 at
 # 24 or 117 at 32; of these, batch 16 scored best (FID@2k 59.3, 48.2, 49.6, 61.3, one run
-# each; RESULTS.md). The preset's shared-fakes step (6.0 s per kimg at batch 16 against 7.3 in
-# the official order on the 2-core Xeon of 2026-12-06) fits 100 kimg in those ten minutes.
+# each; RESULTS.md). The preset's shared-fakes step with the folded gains and biases (4.8 s per
+# kimg at batch 16 on the 2-core Xeon of 2026-12-06; 7.3 in the official order before the
+# folding) fits 120 kimg in those ten minutes (RESULTS.md round 7).
 DEMO_CONFIG = TrainConfig(
     data="fashion-mnist",
     outdir="runs/demo",
     preset="cpu32-fast-cond",
     cond=True,
     batch=16,
-    kimg=100.0,
+    kimg=120.0,
     snap=10,
 )
