@@ -182,6 +182,8 @@ PRESETS: dict[str, Preset] = {
     # --shared-fakes (D then G on one generator pass): 1.22x the images/s at batch 16 and the
     # same FID per image (three seeds at 86.7 kimg: 52.4, 50.7, 50.8 against a mean of 51.6 in
     # the official order), so ten minutes reach 100 kimg: 45.7, 45.2, 48.0 (RESULTS.md round 6).
+    # With the folded gains and biases (1.17x) they reach 120 kimg: 42.9 (fresh-clone make
+    # demo), 42.3, 39.5; a learning-rate ramp-down over the last 30% was worse (round 7).
     "cpu32-fast-cond": _cpu32(
         "cpu32-fast for class-conditional training (class-agnostic D head, --cond-ramp 0,0)",
         **_FAST,
