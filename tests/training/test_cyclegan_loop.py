@@ -15,10 +15,10 @@ from stylegen.training.cyclegan import (
     CYCLEGAN,
     CycleGANConfig,
     load_crop_flip,
-    lr_factor,
     resume_cyclegan,
     train_cyclegan,
 )
+from stylegen.training.schedule import linear_decay
 from stylegen.training.trainer import Trainer, new_step
 
 A, B = "fashion-mnist:sneaker", "fashion-mnist:ankle-boot"
@@ -32,11 +32,11 @@ def _cfg(tmp_path, **kw) -> CycleGANConfig:
 
 
 def test_lr_factor_constant_then_linear_to_zero():
-    assert [lr_factor(e, 3, 2) for e in (0, 1.5, 2.99, 3)] == [1, 1, 1, 1]
-    assert lr_factor(3.5, 3, 2) == pytest.approx(0.75)
-    assert lr_factor(4, 3, 2) == pytest.approx(0.5)
-    assert lr_factor(5, 3, 2) == 0 and lr_factor(6, 3, 2) == 0
-    assert lr_factor(10, 3, 0) == 1  # no decay phase
+    assert [linear_decay(e, 3, 2) for e in (0, 1.5, 2.99, 3)] == [1, 1, 1, 1]
+    assert linear_decay(3.5, 3, 2) == pytest.approx(0.75)
+    assert linear_decay(4, 3, 2) == pytest.approx(0.5)
+    assert linear_decay(5, 3, 2) == 0 and linear_decay(6, 3, 2) == 0
+    assert linear_decay(10, 3, 0) == 1  # no decay phase
 
 
 def test_load_crop_flip_takes_windows_of_the_resized_image():

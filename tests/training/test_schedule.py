@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from stylegen.commands import main
-from stylegen.training.schedule import lr_factor
+from stylegen.training.schedule import rampdown_factor
 from stylegen.training.stylegan import STYLEGAN
 from stylegen.training.stylegan_config import TrainConfig
 from stylegen.training.trainer import new_step
@@ -12,14 +12,16 @@ from stylegen.training.trainer import new_step
 
 def test_factor_is_one_then_falls_linearly_to_zero():
     # A run of 1000 images ramping down over its last quarter: flat until 750, 0 at 1000.
-    assert lr_factor(0, 1000, 0.25) == 1.0
-    assert lr_factor(750, 1000, 0.25) == 1.0
-    assert lr_factor(800, 1000, 0.25) == pytest.approx(0.8)
-    assert lr_factor(875, 1000, 0.25) == pytest.approx(0.5)
-    assert lr_factor(1000, 1000, 0.25) == 0.0
-    assert lr_factor(1200, 1000, 0.25) == 0.0  # past the end (a resumed, shortened run)
-    assert lr_factor(0, 1000, 1.0) == 1.0 and lr_factor(500, 1000, 1.0) == pytest.approx(0.5)
-    assert lr_factor(999, 1000, 0.0) == 1.0  # off: constant, as the official code
+    assert rampdown_factor(0, 1000, 0.25) == 1.0
+    assert rampdown_factor(750, 1000, 0.25) == 1.0
+    assert rampdown_factor(800, 1000, 0.25) == pytest.approx(0.8)
+    assert rampdown_factor(875, 1000, 0.25) == pytest.approx(0.5)
+    assert rampdown_factor(1000, 1000, 0.25) == 0.0
+    assert rampdown_factor(1200, 1000, 0.25) == 0.0  # past the end (a resumed, shortened run)
+    assert rampdown_factor(0, 1000, 1.0) == 1.0 and rampdown_factor(
+        500, 1000, 1.0
+    ) == pytest.approx(0.5)
+    assert rampdown_factor(999, 1000, 0.0) == 1.0  # off: constant, as the official code
 
 
 def _step(rampdown: float):

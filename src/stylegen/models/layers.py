@@ -68,17 +68,17 @@ class FullyConnectedLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # The activation's gain folds into the weight and bias scales when it may (bias_act.py).
         fold = foldable_gain(self.activation)
-        out_gain = 1.0 if fold is None else fold
-        w = self.weight.to(x.dtype) * (self.weight_gain * out_gain)
+        folded = fold or 1.0
+        w = self.weight.to(x.dtype) * (self.weight_gain * folded)
         b = self.bias
         if b is not None:
             b = b.to(x.dtype)
-            if self.bias_gain * out_gain != 1:
-                b = b * (self.bias_gain * out_gain)
-        if fold is not None and b is not None:
-            return bias_act(torch.addmm(b.unsqueeze(0), x, w.t()), act=self.activation, gain=1)
-        gain = 1 if fold is not None else None
-        return bias_act(x.matmul(w.t()), b, act=self.activation, gain=gain)
+            if self.bias_gain * folded != 1:
+                b = b * (self.bias_gain * folded)
+        if fold is None:  # the activation's own gain, after it
+            return bias_act(x.matmul(w.t()), b, act=self.activation)
+        y = x.matmul(w.t()) if b is None else torch.addmm(b.unsqueeze(0), x, w.t())
+        return bias_act(y, act=self.activation, gain=1)
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, act={self.activation}"

@@ -103,23 +103,23 @@ def _per_sample_path(
 ) -> torch.Tensor:
     """Scale x by the styles, convolve with the shared weight, then demodulate, add noise and
     bias and apply the gain in as few passes over the output as the case allows."""
-    batch_size = x.shape[0]
+    batch_size, dtype = x.shape[0], x.dtype
+
+    def gained(t: torch.Tensor) -> torch.Tensor:  # the small tensors carry the gain
+        return (t * gain if gain != 1 else t).to(dtype)
+
     if dcoefs is None:
         # No demodulation: the gain rides on the styles and the bias on the convolution.
-        styles = styles * gain if gain != 1 else styles
-    x = x * styles.to(x.dtype).reshape(batch_size, -1, 1, 1)
-    conv_bias = None
-    if dcoefs is None and bias is not None:
-        conv_bias = (bias * gain if gain != 1 else bias).to(x.dtype)
-    x = conv2d_resample(x, weight.to(x.dtype), bias=conv_bias, **conv)
-    if dcoefs is None:
-        return x if noise is None else x + (noise * gain if gain != 1 else noise).to(x.dtype)
-    scale = (dcoefs * gain if gain != 1 else dcoefs).to(x.dtype).reshape(batch_size, -1, 1, 1)
-    shift = None
-    if noise is not None:
-        shift = (noise * gain if gain != 1 else noise).to(x.dtype)
+        x = x * gained(styles).reshape(batch_size, -1, 1, 1)
+        conv_bias = None if bias is None else gained(bias)
+        x = conv2d_resample(x, weight.to(dtype), bias=conv_bias, **conv)
+        return x if noise is None else x + gained(noise)
+    x = x * styles.to(dtype).reshape(batch_size, -1, 1, 1)
+    x = conv2d_resample(x, weight.to(dtype), **conv)
+    scale = gained(dcoefs).reshape(batch_size, -1, 1, 1)
+    shift = None if noise is None else gained(noise)
     if bias is not None:
-        b = (bias * gain if gain != 1 else bias).to(x.dtype).reshape(1, -1, 1, 1)
+        b = gained(bias).reshape(1, -1, 1, 1)
         shift = b if shift is None else shift + b
     # (conv * d + noise + bias) * gain as one multiply-add over the output.
     return x * scale if shift is None else torch.addcmul(shift, x, scale)

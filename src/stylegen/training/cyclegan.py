@@ -52,6 +52,7 @@ from stylegen.training.cyclegan_config import (
     cyclegan_preset,
 )
 from stylegen.training.image_pool import ImagePool
+from stylegen.training.schedule import linear_decay
 from stylegen.training.stats import StatsCollector
 from stylegen.training.trainer import (
     Family,
@@ -70,7 +71,6 @@ __all__ = [
     "CycleGANStep",
     "GENERATOR_DIRS",
     "LOSS_PANELS",
-    "lr_factor",
     "open_domains",
     "resume_cyclegan",
     "train_cyclegan",
@@ -87,14 +87,6 @@ LOSS_PANELS = [
     ("Discriminators", [("Loss/D/a", "D_A"), ("Loss/D/b", "D_B")]),
     ("Learning rate", [("Progress/lr", "lr")]),
 ]
-
-
-def lr_factor(epoch_progress: float, epochs: int, decay_epochs: int) -> float:
-    """Learning-rate multiplier after `epoch_progress` epochs (fractional): 1 for the first
-    `epochs`, then linearly down to 0 at `epochs + decay_epochs`."""
-    if epoch_progress < epochs or decay_epochs == 0:
-        return 1.0
-    return max(0.0, 1.0 - (epoch_progress - epochs) / decay_epochs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,7 +212,8 @@ class CycleGANStep:
 
     def _set_lr(self) -> float:
         cfg = self.cfg
-        lr = cfg.lr * lr_factor(self.iteration / self.iters_per_epoch, cfg.epochs, cfg.decay_epochs)
+        progress = self.iteration / self.iters_per_epoch  # epochs, fractional
+        lr = cfg.lr * linear_decay(progress, cfg.epochs, cfg.decay_epochs)
         for opt in (self.opt_G, self.opt_D):
             for group in opt.param_groups:
                 group["lr"] = lr

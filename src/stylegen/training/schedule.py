@@ -1,22 +1,26 @@
-"""Learning-rate schedule of the StyleGAN trainer: constant, with an optional linear ramp-down.
+"""Learning-rate schedules: constant, then a linear fall to zero.
 
-The official StyleGAN2/3 code keeps both learning rates constant. A short run that stops while the
-networks still move fast ends wherever the last steps left it; letting the rates fall linearly to
-zero over the run's last fraction (as CycleGAN's second half does, Zhu et al. 2017) lets it
-settle. The factor depends only on the image count, so a resumed run continues it exactly.
+CycleGAN (Zhu et al. 2017) keeps its rate for `epochs` and then lets it fall linearly to zero over
+`decay_epochs` (training/cyclegan.py). The official StyleGAN2/3 code keeps both rates constant;
+`--lr-rampdown F` lets them fall the same way over a run's last fraction F, so that a short run
+that stops while the networks still move fast can settle. Both factors depend only on progress
+(epochs, images), so a resumed run continues them exactly.
 """
 
 from __future__ import annotations
 
-__all__ = ["lr_factor"]
+__all__ = ["linear_decay", "rampdown_factor"]
 
 
-def lr_factor(cur_nimg: float, total_nimg: float, rampdown: float) -> float:
+def linear_decay(progress: float, flat: float, decay: float) -> float:
+    """Multiplier 1 until `progress` reaches `flat`, then linearly down to 0 at `flat + decay`
+    (always 1 when `decay` is 0)."""
+    if progress < flat or decay == 0:
+        return 1.0
+    return max(0.0, 1.0 - (progress - flat) / decay)
+
+
+def rampdown_factor(cur_nimg: float, total_nimg: float, rampdown: float) -> float:
     """Multiplier of the base learning rates at `cur_nimg` of `total_nimg` images: 1 until the
     last `rampdown` fraction of the run, then falling linearly to 0 at its end."""
-    if rampdown <= 0 or total_nimg <= 0:
-        return 1.0
-    start = total_nimg * (1.0 - rampdown)
-    if cur_nimg <= start:
-        return 1.0
-    return max(0.0, (total_nimg - cur_nimg) / (total_nimg - start))
+    return linear_decay(cur_nimg, total_nimg * (1.0 - rampdown), total_nimg * rampdown)

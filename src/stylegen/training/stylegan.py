@@ -43,7 +43,7 @@ from stylegen.training import distributed, finetune, losses
 from stylegen.training.augment import make_augment
 from stylegen.training.ema import ema_beta, update_ema
 from stylegen.training.pairs import pack_group, pack_pairs, unpack_pairs
-from stylegen.training.schedule import lr_factor
+from stylegen.training.schedule import rampdown_factor
 from stylegen.training.stats import StatsCollector
 from stylegen.training.stylegan_config import (
     TrainConfig,
@@ -399,7 +399,7 @@ class StyleGANStep:
         loss_fake = torch.nn.functional.softplus(fake_logits)
         loss_real = torch.nn.functional.softplus(-real_logits)
         self.stats.report("Loss/D/loss", loss_real + loss_fake.mean().detach())
-        total = torch.zeros([], device=self.device) + loss_fake.mean() + loss_real.mean()
+        total = loss_fake.mean() + loss_real.mean()
         if do_r1:
             penalty = losses.r1_penalty(real_in, real_logits)
             self.stats.report("Loss/r1_penalty", penalty)
@@ -416,7 +416,7 @@ class StyleGANStep:
         self.cur_nimg = cur_nimg
         self._set_cond_weight(cur_nimg)
         if cfg.lr_rampdown:
-            self._set_learning_rates(lr_factor(cur_nimg, cfg.kimg * 1000, cfg.lr_rampdown))
+            self._set_learning_rates(rampdown_factor(cur_nimg, cfg.kimg * 1000, cfg.lr_rampdown))
         self.skipped = 0
         shards = []
         for k in range(len(self.shard_rngs)):
