@@ -184,9 +184,9 @@ PRESETS: dict[str, Preset] = {
     # the official order), so ten minutes reach 100 kimg: 45.7, 45.2, 48.0 (RESULTS.md round 6).
     # With the folded gains and biases (1.17x) they reach 120 kimg: 42.9 (fresh-clone make
     # demo), 42.3, 39.5; a learning-rate ramp-down over the last 30% was worse (round 7).
-    # At that length D learns too slowly at the study's rate (found at 8 kimg; D's loss sits at
-    # ~1.35, near chance): dlr 0.0035 scores 34.9 / 32.6 with the same seeds 1 / 2 (0.005: 35.2,
-    # seed 1), RESULTS.md round 8.
+    # At that length the study's D rate (found at 8 kimg) is too low: dlr 0.0035 scores 34.9 /
+    # 32.6 with the same seeds 1 / 2 (0.005: 35.2, seed 1) and 39.1 in a fresh-clone make demo
+    # (two threads); R1 gamma 0.75 / 3 scored 38.3 / 34.7 (seed 1): gamma stays (round 8).
     "cpu32-fast-cond": _cpu32(
         "cpu32-fast for class-conditional training (class-agnostic D head, --cond-ramp 0,0)",
         **_FAST,
