@@ -186,7 +186,8 @@ PRESETS: dict[str, Preset] = {
     # demo), 42.3, 39.5; a learning-rate ramp-down over the last 30% was worse (round 7).
     # At that length the study's D rate (found at 8 kimg) is too low: dlr 0.0035 scores 34.9 /
     # 32.6 with the same seeds 1 / 2 (0.005: 35.2, seed 1) and 39.1 in a fresh-clone make demo
-    # (two threads); R1 gamma 0.75 / 3 scored 38.3 / 34.7 (seed 1): gamma stays (round 8).
+    # (two threads), 40.6 / 37.0 with seeds 0 / 3 (mean of five 36.8); R1 gamma 0.75 / 3 scored
+    # 38.3 / 34.7 (seed 1): gamma stays (round 8).
     "cpu32-fast-cond": _cpu32(
         "cpu32-fast for class-conditional training (class-agnostic D head, --cond-ramp 0,0)",
         **_FAST,
