@@ -31,41 +31,35 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 
 import torch
 from bench_networks import (
-    RESULTS,
     batch_inputs,
+    class_count,
     make_train_iter,
     maths_flops,
     matmul_peak,
+    median_time,
     official,
     ours,
+    publish,
 )
 
 IMPLS = ("official", "stylegen")
 
 
 def child(args: argparse.Namespace) -> None:
-    """One implementation's iteration times (seconds), as one JSON line on stdout."""
+    """One implementation's median iteration time (seconds), as one JSON line on stdout."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    c_dim = 10 if args.preset == "cifar" else 0
+    c_dim = class_count(args.preset)
     build = (lambda p, c: official(args.nvlabs, p, c)) if args.child == "official" else ours
     G, D, g = build(args.preset, c_dim)
     z, c, real = batch_inputs(g, args.batch, c_dim)
     G.train()
     D.train()
     step = make_train_iter(G, D, z, c, real)
-    for _ in range(args.warmup):
-        step()
-    times = []
-    for _ in range(args.reps):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    print(json.dumps({"times": times}))
+    print(json.dumps({"sec": median_time(step, args.reps, args.warmup)}))
 
 
 def run_child(impl: str, args: argparse.Namespace) -> dict:
@@ -77,17 +71,16 @@ def run_child(impl: str, args: argparse.Namespace) -> dict:
         cmd += ["--nvlabs", args.nvlabs]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    times = json.loads(out.strip().splitlines()[-1])["times"]
     return dict(
         impl=impl,
-        sec=statistics.median(times),
+        sec=json.loads(out.strip().splitlines()[-1])["sec"],
         user=after.ru_utime - before.ru_utime,
         sys=after.ru_stime - before.ru_stime,
     )
 
 
 def iteration_flops(preset: str, batch: int) -> float:
-    c_dim = 10 if preset == "cifar" else 0
+    c_dim = class_count(preset)
     G, D, g = ours(preset, c_dim)
     z, c, real = batch_inputs(g, batch, c_dim)
     return maths_flops(G.eval(), D, z, c, real)[1]
@@ -146,20 +139,14 @@ def write_table(rows: list[dict], args: argparse.Namespace, peak: float, flops: 
             f"{100 * gflops / peak:.0f}% | {r['user']:.0f} | {r['sys']:.0f} |"
         )
     med = {i: statistics.median(r["sec"] for r in rows if r["impl"] == i) for i in IMPLS}
-    per_round = [
-        next(r["sec"] for r in rows if r["round"] == k and r["impl"] == "official")
-        / next(r["sec"] for r in rows if r["round"] == k and r["impl"] == "stylegen")
-        for k in sorted({r["round"] for r in rows})
-    ]
+    sec = {(r["round"], r["impl"]): r["sec"] for r in rows}
+    per_round = [sec[k, "official"] / sec[k, "stylegen"] for k in range(1, args.rounds + 1)]
     lines.append(
         f"\nMedian over rounds: official {args.batch / med['official']:.2f} images/s, stylegen "
         f"{args.batch / med['stylegen']:.2f}: **{med['official'] / med['stylegen']:.2f}x**; "
         f"per-round ratios {min(per_round):.2f}x to {max(per_round):.2f}x."
     )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with RESULTS.open("a") as f:
-        f.write(text)
+    publish(lines)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,19 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 KINDS = ("conv", "matmul", "adam", "other")  # --profile's kinds of work
 
 
+def class_count(preset: str) -> int:
+    """Conditioning labels the benchmark feeds a preset: CIFAR-10's ten classes for `cifar`."""
+    return 10 if preset == "cifar" else 0
+
+
+def publish(lines: list[str]) -> None:
+    """Print a results section and append it to benchmarks/RESULTS.md."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with RESULTS.open("a") as f:
+        f.write(text)
+
+
 def median_time(fn, reps: int, warmup: int = 1) -> float:
     for _ in range(warmup):
         fn()
@@ -225,7 +238,7 @@ def main() -> None:
     peak = matmul_peak()
     rows = []
     for preset in args.presets.split(","):
-        c_dim = 10 if preset == "cifar" else 0
+        c_dim = class_count(preset)
         impls = [
             (f"stylegen {p}" if p != "fp32" else "stylegen", lambda pr, c, p=p: ours(pr, c, p))
             for p in args.precision.split(",")
@@ -245,7 +258,7 @@ def main() -> None:
     if args.profile:
         profiled = []
         for preset in args.presets.split(","):
-            c_dim = 10 if preset == "cifar" else 0
+            c_dim = class_count(preset)
             builds = [("stylegen", ours)]
             if args.nvlabs:
                 builds.append(("official", lambda p, c: official(args.nvlabs, p, c)))
@@ -320,10 +333,7 @@ def write_profile(rows: list[dict], peak: float) -> None:
                 f"convolutions alone {mine['conv']:.2f} s = {r['wall'] / mine['conv']:.2f}x "
                 f"(profiled: stylegen {r['wall'] / mine['wall']:.2f}x the official speed)"
             )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with RESULTS.open("a") as f:
-        f.write(text)
+    publish(lines)
 
 
 def write_table(rows: list[dict], peak: float, args: argparse.Namespace) -> None:
@@ -351,10 +361,7 @@ def write_table(rows: list[dict], peak: float, args: argparse.Namespace) -> None
             lines.append(
                 f"\nRatio {r['impl']}/official, {r['preset']} {r['what']}: {r['img_s'] / ref:.2f}x"
             )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with RESULTS.open("a") as f:
-        f.write(text)
+    publish(lines)
 
 
 if __name__ == "__main__":
