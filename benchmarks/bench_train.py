@@ -100,7 +100,7 @@ def measure(args: argparse.Namespace, preset: str, precision: str | None) -> dic
     images = len(times) * batch
     return dict(
         preset=preset,
-        precision=step.cfg.precision,
+        precision=step.precision,
         batch=batch,
         steps=len(times),
         ms_step=statistics.median(times) * 1000,

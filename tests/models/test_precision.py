@@ -107,3 +107,83 @@ def test_switching_back_restores_float32_exactly():
 def test_unknown_precision_is_refused():
     with pytest.raises(UserError, match="--precision 'fp8'"):
         TrainConfig(data="x", precision="fp8").resolved()
+
+
+# --precision auto: bfloat16 only where the device computes it in hardware.
+
+CPUINFO_AVX2 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma bmi2\n"
+CPUINFO_AMX = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512bw amx_bf16 amx_tile\n"
+CPUINFO_AVX512_BF16 = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n"
+CPUINFO_ARM_BF16 = "processor\t: 0\nFeatures\t: fp asimd bf16 i8mm\n"
+
+
+@pytest.fixture
+def cpuinfo(monkeypatch, tmp_path):
+    """Point the flag reader at a fake /proc/cpuinfo with the given text."""
+    from stylegen.models import precision
+
+    def use(text: str) -> None:
+        fake = tmp_path / "cpuinfo"
+        fake.write_text(text)
+        real_path = precision.Path
+        monkeypatch.setattr(
+            precision, "Path", lambda p: fake if p == "/proc/cpuinfo" else real_path(p)
+        )
+
+    return use
+
+
+@pytest.mark.parametrize(
+    ("text", "fast"),
+    [
+        (CPUINFO_AVX2, False),
+        (CPUINFO_AMX, True),
+        (CPUINFO_AVX512_BF16, True),
+        (CPUINFO_ARM_BF16, True),
+    ],
+    ids=["avx2", "amx", "avx512-bf16", "arm-bf16"],
+)
+def test_auto_precision_follows_the_cpu_bfloat16_flags(cpuinfo, text, fast):
+    from stylegen.models.precision import has_fast_bfloat16, resolve_precision
+
+    cpuinfo(text)
+    assert has_fast_bfloat16("cpu") is fast
+    assert resolve_precision("auto", "cpu") == ("mixed" if fast else "fp32")
+    assert resolve_precision("fp32", "cpu") == "fp32"  # an explicit choice is kept
+
+
+def test_explicit_mixed_on_a_cpu_without_bfloat16_warns_but_is_kept(cpuinfo, caplog):
+    from stylegen.models.precision import resolve_precision
+
+    cpuinfo(CPUINFO_AVX2)
+    with caplog.at_level("WARNING", logger="stylegen.models.precision"):
+        assert resolve_precision("mixed", "cpu") == "mixed"
+    assert "no bfloat16 hardware" in caplog.text and "--precision auto" in caplog.text
+
+
+@pytest.mark.parametrize(("text", "reduced"), [(CPUINFO_AVX2, False), (CPUINFO_AMX, True)])
+def test_training_step_with_auto_precision_uses_what_the_cpu_has(cpuinfo, text, reduced):
+    from stylegen.training.stylegan import STYLEGAN
+    from stylegen.training.trainer import new_step
+
+    cpuinfo(text)
+    cfg = TrainConfig(
+        data="fashion-mnist",
+        max_size=64,
+        preset="tiny",
+        precision="auto",
+        G_overrides={"num_fp16_res": 2},
+        D_overrides={"num_fp16_res": 2},
+    )
+    step = new_step(STYLEGAN, cfg)
+    assert step.precision == ("mixed" if reduced else "fp32")
+    assert step.G.synthesis.b32.reduced_precision is reduced
+    assert step.D.b32.reduced_precision is reduced
+    assert not step.G_ema.synthesis.b32.reduced_precision
+
+
+def test_precision_flag_rejects_an_unknown_mode():
+    with pytest.raises(
+        UserError, match="unknown --precision 'half'; choose one of: fp32, mixed, auto"
+    ):
+        TrainConfig(data="x", precision="half").resolved()

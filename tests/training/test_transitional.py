@@ -175,7 +175,7 @@ def test_cpu32_fast_presets_bring_bfloat16_and_tapered_networks():
     from stylegen.training.stylegan_config import build_configs
 
     cfg = TrainConfig(data="fashion-mnist", preset="cpu32-fast-cond", cond=True).resolved()
-    assert cfg.precision == "mixed" and (cfg.cond_start_kimg, cfg.cond_end_kimg) == (0.0, 0.0)
+    assert cfg.precision == "auto" and (cfg.cond_start_kimg, cfg.cond_end_kimg) == (0.0, 0.0)
     # the tuned values of the conditional recipe; the unconditional one keeps cpu32's
     assert (cfg.glr, cfg.dlr, cfg.gamma, cfg.ema_kimg) == (0.0057, 0.0035, 1.5, 2.2)
     plain = TrainConfig(data="x", preset="cpu32-fast").resolved()

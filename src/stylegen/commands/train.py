@@ -178,8 +178,9 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
         "--precision",
         default=_default("precision"),
         choices=PRECISIONS,
-        help="mixed: bfloat16 in the num_fp16_res highest-resolution blocks of G and D "
-        "(default: the preset's; fp32 but for the cpu32-fast presets)",
+        help="mixed: bfloat16 in the num_fp16_res highest-resolution blocks of G and D; auto: "
+        "mixed where the device has bfloat16 hardware (CUDA, AVX512-BF16/AMX CPUs), else fp32 "
+        "(default: the preset's; fp32 but for the cpu32-fast presets, which use auto)",
     )
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
 

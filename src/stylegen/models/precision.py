@@ -8,13 +8,16 @@ but use bfloat16: it has float32's exponent range (no loss scaling, no overflow 
 and fast matrix units on current CPUs (AVX512-BF16/AMX) and GPUs.
 
 Reduced precision is a runtime switch, off by default, so that generation and imported official
-weights reproduce float32 outputs exactly; training turns it on with `--precision mixed`.
+weights reproduce float32 outputs exactly; training turns it on with `--precision mixed`, or with
+`--precision auto` where the device computes bfloat16 in hardware (`has_fast_bfloat16`): a CPU
+without AVX512-BF16 or AMX emulates it some 30x slower than float32 (RESULTS.md, 2026-12-06).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -24,11 +27,63 @@ __all__ = [
     "block_dtype",
     "block_memory_format",
     "fp16_resolution",
+    "has_fast_bfloat16",
+    "resolve_precision",
     "set_reduced_precision",
 ]
 
 REDUCED_DTYPE = torch.bfloat16
 logger = logging.getLogger(__name__)
+
+# /proc/cpuinfo flags of the x86 instructions that compute bfloat16 products natively.
+_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def _cpu_flags() -> set[str] | None:
+    """The CPU's feature flags from /proc/cpuinfo; None where there is no such file (not Linux)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):  # x86 / ARM spelling
+            return set(line.partition(":")[2].split())
+    return set()
+
+
+def has_fast_bfloat16(device: torch.device | str) -> bool:
+    """Whether `device` multiplies bfloat16 in hardware, so that `--precision mixed` pays off.
+
+    CUDA: the GPU supports bfloat16 (Ampere and later). CPU: AVX512-BF16 or AMX on x86 (bf16 on
+    ARM), from /proc/cpuinfo; elsewhere oneDNN's own bfloat16 check. Without them PyTorch emulates
+    bfloat16 matrix products, which on a 2-core AVX2 EPYC ran 36x slower than float32.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    flags = _cpu_flags()
+    if flags is None:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return any(f in flags for f in (*_BF16_CPU_FLAGS, "bf16"))
+
+
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """ "fp32" or "mixed" for a run's --precision: "auto" is mixed where the device has fast
+    bfloat16, else fp32; an explicit "mixed" on a device without it is kept, with a warning."""
+    fast = has_fast_bfloat16(device)
+    if precision == "auto":
+        resolved = "mixed" if fast else "fp32"
+        logger.info("--precision auto: %s (fast bfloat16 on %s: %s)", resolved, device, fast)
+        return resolved
+    if precision == "mixed" and not fast:
+        logger.warning(
+            "--precision mixed on %s, which has no bfloat16 hardware (AVX512-BF16/AMX): "
+            "expect it to run many times slower than float32; use --precision auto or fp32",
+            device,
+        )
+    return precision
 
 
 def fp16_resolution(img_resolution: int, num_fp16_res: int) -> int:

@@ -37,6 +37,7 @@ from stylegen.data.open import open_dataset
 from stylegen.errors import UserError
 from stylegen.images import float_to_uint8, make_grid, uint8_to_float
 from stylegen.models import Discriminator, Generator, set_reduced_precision
+from stylegen.models.precision import resolve_precision
 from stylegen.models.registry import build_model
 from stylegen.models.serialization import write_checkpoint_files
 from stylegen.training import distributed, finetune, losses
@@ -180,7 +181,8 @@ class StyleGANStep:
         distributed.broadcast_module_(self.G)
         distributed.broadcast_module_(self.D)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        if cfg.precision == "mixed":
+        self.precision = resolve_precision(cfg.precision, self.device)  # auto -> fp32 | mixed
+        if self.precision == "mixed":
             # G_ema (samples, snapshots, metrics) stays float32; only the trained copies drop.
             set_reduced_precision(self.G, True)
             set_reduced_precision(self.D, True)

@@ -39,7 +39,8 @@ class TrainDefaults:
     # marks when training with --cond; None = conditional from the first step (StyleGAN2-ADA).
     cond_start_kimg: float | None = None
     cond_end_kimg: float | None = None
-    # "mixed": the num_fp16_res highest-resolution blocks of G and D in bfloat16; a preset whose
+    # "mixed": the num_fp16_res highest-resolution blocks of G and D in bfloat16; "auto": mixed
+    # where the device has bfloat16 hardware, else fp32 (models/precision.py); a preset whose
     # networks were tuned for it says so here.
     precision: str = "fp32"
     # One generator pass per minibatch: D steps first on the fakes (scored in one call with the
@@ -137,7 +138,8 @@ _FAST: dict[str, Any] = dict(
     D=dict(
         channel_base=1024, channel_max=128, architecture="orig", num_fp16_res=4, conv_clamp=None
     ),
-    precision="mixed",
+    # auto, not mixed: on a CPU without bfloat16 hardware (AVX2 only) mixed ran 36x slower.
+    precision="auto",
 )
 
 PRESETS: dict[str, Preset] = {
@@ -354,7 +356,7 @@ def magnitude_ema_beta(batch: int) -> float:
 
 
 AUG_MODES = ("ada", "fixed", "diffaug", "none")
-PRECISIONS = ("fp32", "mixed")
+PRECISIONS = ("fp32", "mixed", "auto")
 INIT_ADA_P = ("source", "zero")
 
 
