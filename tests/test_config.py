@@ -28,7 +28,9 @@ def test_resolved_fills_preset_defaults_and_keeps_overrides():
 
 
 def test_demo_config_resolves():
-    assert DEMO_CONFIG.resolved().data == "fashion-mnist"
+    r = DEMO_CONFIG.resolved()
+    assert r.data == "fashion-mnist" and r.cond and r.precision == "auto"
+    assert (r.kimg, r.minutes) == (120.0, 10.0)  # ten minutes at most, on any CPU
 
 
 @pytest.mark.parametrize(
@@ -39,6 +41,7 @@ def test_demo_config_resolves():
         (dict(batch=0), "--batch 0 must be >= 1"),
         (dict(batch=7, pl_weight=2.0), "--batch 7 is not divisible by the path-length"),
         (dict(kimg=0), "--kimg 0 must be > 0"),
+        (dict(minutes=0), "--minutes 0 must be > 0"),
         (dict(gamma=-1.0), "--gamma -1.0 must be >= 0"),
         (dict(aug_p=1.5), "--p 1.5 must be between 0 and 1"),
         (dict(snap=0), "--snap 0 must be >= 1"),

@@ -14,6 +14,12 @@ def register(subparsers: Subparsers) -> None:
     p = subparsers.add_parser("demo", help="train on built-in Fashion-MNIST for ~10 CPU minutes")
     p.add_argument("--outdir", default=DEMO_CONFIG.outdir)
     p.add_argument("--kimg", type=float, default=None, help="override the demo length")
+    p.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help=f"override the training time budget (default {DEMO_CONFIG.minutes:g})",
+    )
     p.add_argument("--device", default=None)
     p.set_defaults(func=run)
 
@@ -24,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = dataclasses.replace(DEMO_CONFIG, outdir=args.outdir, device=pick_device(args.device))
     if args.kimg is not None:
         cfg = dataclasses.replace(cfg, kimg=args.kimg)
+    if args.minutes is not None:
+        cfg = dataclasses.replace(cfg, minutes=args.minutes)
     snap = with_progress(lambda cb: train(cfg, cb))
     print(f"samples:    {snap / 'samples.png'}")
     print(f"checkpoint: {snap}")

@@ -75,6 +75,12 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
 def _add_training_flags(p: argparse.ArgumentParser) -> None:
     # None: TrainConfig's kimg for a new run, the run's own length with --resume.
     p.add_argument("--kimg", type=float, default=None, help="train for N thousand images")
+    p.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="stop after N minutes of training even before --kimg (a snapshot is written)",
+    )
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--glr", type=float, default=None, help="G learning rate")
     p.add_argument("--dlr", type=float, default=None, help="D learning rate")

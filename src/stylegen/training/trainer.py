@@ -150,7 +150,8 @@ class Trainer:
         self._stop_requested = False
 
     def run(self) -> Path | None:
-        """Train until the step's total; returns the newest snapshot folder."""
+        """Train until the step's total (or the config's `minutes`); returns the newest
+        snapshot folder."""
         step, cfg = self.step, self.cfg
         tick_nimg = max(int(cfg.tick_kimg * 1000), 1)
         writer = StatsWriter(self.run_dir) if self.main else None
@@ -167,7 +168,7 @@ class Trainer:
                     self.cur_nimg += step.batch
                     self.batch_idx += 1
                     self._check_divergence(skipped)
-                    done = self.cur_nimg >= step.total_nimg
+                    done = self.cur_nimg >= step.total_nimg or self._out_of_time(start_time)
                     if self.progress:
                         self.progress(Progress(self.cur_nimg, step.total_nimg, self.tick))
                     if self._interrupted():
@@ -186,12 +187,25 @@ class Trainer:
                             self.evaluate_metrics(last_snapshot, writer)
                     if self.progress:
                         self.progress(Progress(self.cur_nimg, step.total_nimg, self.tick, stats))
+                    if done:  # --kimg reached or --minutes spent
+                        break
                     tick_start_nimg, tick_start_time = self.cur_nimg, time.time()
         finally:
             if writer:
                 writer.close()
         distributed.barrier()  # nobody leaves while rank 0 still writes the last snapshot
         return last_snapshot or (runs.latest_snapshot(self.run_dir) if self.main else None)
+
+    def _out_of_time(self, start_time: float) -> bool:
+        """Whether the config's `minutes` budget (None: none) is spent, by rank 0's clock so
+        that every process stops after the same minibatch."""
+        minutes = getattr(self.cfg, "minutes", None)
+        if minutes is None:
+            return False
+        spent = bool(distributed.broadcast_object(time.time() - start_time >= minutes * 60))
+        if spent:
+            log.info("--minutes %g spent at kimg %.3f; stopping", minutes, self.cur_nimg / 1000)
+        return spent
 
     def plot_figures(self) -> None:
         """losses.png and the step's own figures (e.g. accuracy.png), from stats.jsonl."""
