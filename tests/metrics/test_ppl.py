@@ -189,8 +189,9 @@ def test_ppl_metric_and_cli(tmp_path, lpips_file, monkeypatch, capsys):
     r = calc_metric("ppl2_wend", G=G, num=4, lpips_path=lpips_file, batch_size=3)
     assert r["num_gen"] == 4 and r["value"] > 0 and r["detector_sha1"] is None
     again = calc_metric("ppl2_wend", G=G, num=4, lpips_path=lpips_file, batch_size=4)
-    # Same pairs for any batch size; float32 rounding over eps^2 = 1e-8 leaves ~1e-4 differences.
-    assert again["value"] == pytest.approx(r["value"], rel=3e-3)
+    # Same pairs for any batch size; float32 rounding divided by eps^2 = 1e-8 leaves differences
+    # that depend on the CPU's kernels: ~1e-4 on an AVX512 Xeon, 4e-3 on an AVX2 EPYC.
+    assert again["value"] == pytest.approx(r["value"], rel=1e-2)
     net = checkpoint.save(G, tmp_path / "net")
     monkeypatch.delenv("STYLEGEN_LPIPS", raising=False)
     args = ["metrics", "--network", str(net), "--metrics", "ppl2_wend", "--num", "3"]
