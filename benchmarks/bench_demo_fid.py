@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 from pathlib import Path
 
 import torch
@@ -63,6 +62,16 @@ def fid2k(G: torch.nn.Module, real: FeatureStats, detector, num: int = NUM) -> f
     return fid_of_sampler(sampler_for(G), num, real, detector)
 
 
+def demo_machine() -> str:
+    """CPU model and core count (bench_metrics.machine) and whether it has bfloat16 hardware,
+    which decides the demo's precision and so how many kimg its ten minutes hold."""
+    from bench_metrics import machine
+
+    from stylegen.models.precision import has_fast_bfloat16
+
+    return f"{machine()}, bfloat16 hardware: {'yes' if has_fast_bfloat16('cpu') else 'no'}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("network", help="checkpoint or run folder")
@@ -77,7 +86,7 @@ def main() -> None:
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     print(json.dumps({"fid2k": round(fid, 2), "kimg": kimg, "network": str(args.network)}))
     row = (
-        f"| {stamp} | {platform.processor() or platform.machine()} | {args.network} | {kimg} | "
+        f"| {stamp} | {demo_machine()} | {args.network} | {kimg} | "
         f"{args.minutes if args.minutes is not None else ''} | {fid:.1f} | {args.note} |\n"
     )
     header = (
