@@ -77,6 +77,13 @@ def test_train_bad_input(tmp_path, capsys):
     assert "--data is required" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path)]) == 2
     assert "not a run folder" in capsys.readouterr().err
+    dry = ["train", "--data", "fashion-mnist", "--dry-run"]
+    assert main([*dry, "--minutes", "0"]) == 2
+    assert "--minutes 0.0 must be > 0" in capsys.readouterr().err
+    assert main([*dry, "--arch", "dcgan", "--minutes", "5"]) == 2
+    assert "--minutes does not apply to --arch dcgan; leave it out" in capsys.readouterr().err
+    assert main([*dry, "--minutes", "2.5"]) == 0
+    assert json.loads(capsys.readouterr().out)["minutes"] == 2.5
 
 
 def test_dataset_command(tmp_path, capsys):
