@@ -26,13 +26,13 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 
 import torch
+from bench_metrics import machine
 from bench_networks import (
     batch_inputs,
     class_count,
@@ -124,7 +124,7 @@ def write_table(rows: list[dict], args: argparse.Namespace, peak: float, flops: 
     malloc = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("MALLOC"))
     lines = [
         f"\n## bench_iteration_ab.py — {stamp}\n",
-        f"Machine: {platform.processor() or platform.machine()}, {args.threads} threads, torch "
+        f"Machine: {machine()}, {args.threads} threads, torch "
         f"{torch.__version__}, preset {args.preset}, batch {args.batch}, fp32; each row one fresh "
         f"process: median of {args.reps} iterations after {args.warmup} warm-up; order "
         f"alternating by round. fp32 matmul peak {peak:.1f} GFLOP/s. "

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import platform
 import statistics
 import sys
 import time
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from bench_metrics import machine
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -340,7 +340,7 @@ def write_table(rows: list[dict], peak: float, args: argparse.Namespace) -> None
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     lines = [
         f"\n## bench_networks.py — {stamp}\n",
-        f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} "
+        f"Machine: {machine()}, {torch.get_num_threads()} "
         f"threads, torch {torch.__version__}, batch {args.batch}, median of {args.reps} "
         f"after {args.warmup} warm-up call(s). "
         f"fp32 matmul peak {peak:.1f} GFLOP/s (best of 1024-4096 square matmuls). FLOPs: what "
