@@ -164,12 +164,13 @@ PRESETS: dict[str, Preset] = {
     # Twice cpu32's images per CPU-second at better FID (benchmarks/RESULTS.md, 2026-12-05): the
     # usual channel taper (channel_base / resolution: 32 channels at 32x32, 64 at 16, 128 below),
     # which moves the FLOPs from the full-resolution convolutions to the coarse layers that shape
-    # the garments; a plain ("orig") D; and every block in bfloat16 (--precision mixed).
+    # the garments; a plain ("orig") D; and every block in bfloat16 where the CPU computes it in
+    # hardware (--precision auto; the 2x was measured on such a Xeon).
     # --shared-fakes as in cpu32-fast-cond below: unconditional at batch 16, seeds 1 and 2, FID@2k
     # 46.6 / 55.1 at 86.7 kimg (official order 50.0 / 55.2) and 42.1 / 50.1 at the 100 kimg that
     # ten minutes hold (RESULTS.md round 6).
     "cpu32-fast": _cpu32(
-        "cpu32 with tapered channels and bfloat16 blocks: ~2x the kimg per CPU-second",
+        "cpu32 with tapered channels, bfloat16 blocks where the CPU has bfloat16 hardware",
         **_FAST,
         shared_fakes=True,
     ),
