@@ -10,7 +10,8 @@ and fast matrix units on current CPUs (AVX512-BF16/AMX) and GPUs.
 Reduced precision is a runtime switch, off by default, so that generation and imported official
 weights reproduce float32 outputs exactly; training turns it on with `--precision mixed`, or with
 `--precision auto` where the device computes bfloat16 in hardware (`has_fast_bfloat16`): a CPU
-without AVX512-BF16 or AMX emulates it some 30x slower than float32 (RESULTS.md, 2026-12-06).
+without AVX512-BF16 or AMX emulates it, a matrix product 36x slower than in float32
+(RESULTS.md round 9).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def has_fast_bfloat16(device: torch.device | str) -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device | str) -> str:
-    """ "fp32" or "mixed" for a run's --precision: "auto" is mixed where the device has fast
+    """The precision a run trains in, fp32 or mixed: "auto" is mixed where the device has fast
     bfloat16, else fp32; an explicit "mixed" on a device without it is kept, with a warning."""
     fast = has_fast_bfloat16(device)
     if precision == "auto":

@@ -138,7 +138,8 @@ _FAST: dict[str, Any] = dict(
     D=dict(
         channel_base=1024, channel_max=128, architecture="orig", num_fp16_res=4, conv_clamp=None
     ),
-    # auto, not mixed: on a CPU without bfloat16 hardware (AVX2 only) mixed ran 36x slower.
+    # auto, not mixed: on a CPU without bfloat16 hardware (AVX2 only) the mixed demo step ran 22x
+    # slower than float32 (RESULTS.md round 9).
     precision="auto",
 )
 
@@ -542,7 +543,8 @@ class TrainConfig:
 # kimg at batch 16 on the 2-core Xeon of 2026-12-06; 7.3 in the official order before the
 # folding) fits 120 kimg in those ten minutes (RESULTS.md round 7).
 # On a CPU without bfloat16 hardware (the AVX2 EPYC of 2026-12-06) the preset's --precision auto
-# trains in float32 at 11.8 s per kimg, so the ten-minute budget (`minutes`) ends it near 50 kimg.
+# trains in float32 at 11.8 s per kimg (15-19 under hypervisor steal), so the ten-minute budget
+# (`minutes`) ends it at 35-50 kimg (fresh clone: 35.1 kimg, FID@2k 67.7; RESULTS.md round 9).
 DEMO_CONFIG = TrainConfig(
     data="fashion-mnist",
     outdir="runs/demo",
