@@ -138,7 +138,7 @@ _FAST: dict[str, Any] = dict(
     D=dict(
         channel_base=1024, channel_max=128, architecture="orig", num_fp16_res=4, conv_clamp=None
     ),
-    # auto, not mixed: on a CPU without bfloat16 hardware (AVX2 only) the mixed demo step ran 22x
+    # auto, not mixed: on a CPU without bfloat16 hardware (AVX2 only) the mixed demo step ran 12x
     # slower than float32 (RESULTS.md round 9).
     precision="auto",
 )
