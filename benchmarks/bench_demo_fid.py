@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 
 import torch
+from bench_metrics import machine
 
 import stylegen
 from stylegen.data import open_dataset
@@ -26,6 +27,7 @@ from stylegen.metrics.compute import compute_features_for_dataset, compute_featu
 from stylegen.metrics.features import load_detector
 from stylegen.metrics.fid import frechet_distance
 from stylegen.metrics.stats_cache import FeatureStats
+from stylegen.models.precision import has_fast_bfloat16
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 NUM = 2000
@@ -65,10 +67,6 @@ def fid2k(G: torch.nn.Module, real: FeatureStats, detector, num: int = NUM) -> f
 def demo_machine() -> str:
     """CPU model and core count (bench_metrics.machine) and whether it has bfloat16 hardware,
     which decides the demo's precision and so how many kimg its ten minutes hold."""
-    from bench_metrics import machine
-
-    from stylegen.models.precision import has_fast_bfloat16
-
     return f"{machine()}, bfloat16 hardware: {'yes' if has_fast_bfloat16('cpu') else 'no'}"
 
 

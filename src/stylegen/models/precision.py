@@ -36,14 +36,15 @@ __all__ = [
 REDUCED_DTYPE = torch.bfloat16
 logger = logging.getLogger(__name__)
 
-# /proc/cpuinfo flags of the x86 instructions that compute bfloat16 products natively.
-_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+CPUINFO = Path("/proc/cpuinfo")
+# CPUINFO flags of the instructions that compute bfloat16 products natively (x86, x86, ARM).
+_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
 
 
 def _cpu_flags() -> set[str] | None:
-    """The CPU's feature flags from /proc/cpuinfo; None where there is no such file (not Linux)."""
+    """The CPU's feature flags from CPUINFO; None where there is no such file (not Linux)."""
     try:
-        text = Path("/proc/cpuinfo").read_text(errors="replace")
+        text = CPUINFO.read_text(errors="replace")
     except OSError:
         return None
     for line in text.splitlines():
@@ -67,12 +68,14 @@ def has_fast_bfloat16(device: torch.device | str) -> bool:
     flags = _cpu_flags()
     if flags is None:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return any(f in flags for f in (*_BF16_CPU_FLAGS, "bf16"))
+    return not _BF16_CPU_FLAGS.isdisjoint(flags)
 
 
 def resolve_precision(precision: str, device: torch.device | str) -> str:
     """The precision a run trains in, fp32 or mixed: "auto" is mixed where the device has fast
     bfloat16, else fp32; an explicit "mixed" on a device without it is kept, with a warning."""
+    if precision == "fp32":  # nothing to decide: no device query
+        return precision
     fast = has_fast_bfloat16(device)
     if precision == "auto":
         resolved = "mixed" if fast else "fp32"
