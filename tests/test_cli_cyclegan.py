@@ -135,6 +135,10 @@ def test_bad_input_one_line_exit_2(run, stylegan_net, tmp_path, capsys):
     _one_line_error(capsys, "has 3", "stylegen dataset --source", "--channels 1")
     assert main(base + ["--data-a", A]) == 2
     _one_line_error(capsys, "--data-a and --data-b are required")
+    assert main(base + ["--data-a", A, "--data-b", B, "--minutes", "0"]) == 2
+    _one_line_error(capsys, "--minutes 0.0 must be > 0")
+    assert main(["cyclegan", "train", "--resume", str(run), "--minutes", "-2"]) == 2
+    _one_line_error(capsys, "--minutes -2.0 must be > 0")
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
 
     tr = ["--direction", "a2b", "--input", str(rgb), "--outdir", str(tmp_path / "o")]

@@ -80,8 +80,10 @@ def test_train_bad_input(tmp_path, capsys):
     dry = ["train", "--data", "fashion-mnist", "--dry-run"]
     assert main([*dry, "--minutes", "0"]) == 2
     assert "--minutes 0.0 must be > 0" in capsys.readouterr().err
-    assert main([*dry, "--arch", "dcgan", "--minutes", "5"]) == 2
-    assert "--minutes does not apply to --arch dcgan; leave it out" in capsys.readouterr().err
+    assert main([*dry, "--arch", "dcgan", "--minutes", "0"]) == 2  # every family has a budget
+    assert "--minutes 0.0 must be > 0" in capsys.readouterr().err
+    assert main([*dry, "--arch", "dcgan", "--minutes", "5"]) == 0
+    assert json.loads(capsys.readouterr().out)["minutes"] == 5.0
     assert main([*dry, "--minutes", "2.5"]) == 0
     assert json.loads(capsys.readouterr().out)["minutes"] == 2.5
 

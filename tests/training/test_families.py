@@ -89,3 +89,49 @@ def test_resume_by_kind_refuses_fields_the_run_does_not_have(tmp_path):
     snap = families.resume(run, kimg=0.032)
     assert snap.name == "snapshot-000000.032"
     assert dataclasses.asdict(cfg)["preset"] == "tiny"
+
+
+class _FakeClock:
+    """time.time for the trainer: each reading is `step` seconds after the previous one."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 1_000_000.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+# Every family, tiny and long enough (1 kimg) that only the budget can end it early.
+BUDGET_CONFIGS = {
+    "stylegan": dict(data="fashion-mnist", preset="tiny", max_size=64, kimg=1.0),
+    "baseline": dict(data="fashion-mnist", arch="dcgan", preset="tiny", max_size=64, kimg=1.0),
+    "progressive": dict(
+        data="fashion-mnist", arch="progan", preset="tiny", max_size=32, kimg=1.0, tick_kimg=0.016
+    ),
+    "sr": dict(data="fashion-mnist", arch="espcn", preset="tiny", max_size=32, kimg=1.0),
+    "cyclegan": dict(
+        data_a="fashion-mnist:sneaker",
+        data_b="fashion-mnist:ankle-boot",
+        preset="tiny",
+        max_size=8,
+        epochs=100,
+    ),
+}
+
+
+@pytest.mark.parametrize("entry", families.FAMILY_TABLE, ids=lambda e: e.kind)
+def test_every_family_stops_at_its_minutes_budget(tmp_path, monkeypatch, entry):
+    # 6 s per clock reading and a 0.25-minute budget: spent within a few minibatches, long
+    # before the run's full length; the snapshot is written as at the end of a run.
+    from stylegen.training import trainer
+
+    monkeypatch.setattr(trainer.time, "time", _FakeClock(6.0))
+    cfg = entry.config_class()(
+        outdir=str(tmp_path / "runs"), threads=1, minutes=0.25, **BUDGET_CONFIGS[entry.kind]
+    )
+    snap = entry.train_fn()(cfg)
+    kimg = float(snap.name.split("-")[1])
+    assert 0 < kimg < 0.1, snap.name
+    with pytest.raises(UserError, match="--minutes -1 must be > 0"):
+        dataclasses.replace(cfg, minutes=-1).resolved()

@@ -48,6 +48,12 @@ def _register_train(commands: Subparsers) -> None:
     t.add_argument("--preset", default=_default("preset"), help="tiny, cpu32, paper128, paper256")
     t.add_argument("--epochs", type=int, default=None, help="epochs at constant lr")
     t.add_argument("--decay-epochs", type=int, default=None, help="epochs of linear lr decay")
+    t.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="stop after N minutes of training even before the last epoch (a snapshot is written)",
+    )
     t.add_argument("--batch", type=int, default=None)
     t.add_argument("--lr", type=float, default=_default("lr"))
     t.add_argument("--lambda-cycle", type=float, default=_default("lambda_cycle"))
@@ -100,7 +106,9 @@ def run_train(args: argparse.Namespace) -> int:
 
     if args.resume:
         snap = with_progress(
-            lambda cb: resume_cyclegan(args.resume, cb, args.epochs, args.decay_epochs)
+            lambda cb: resume_cyclegan(
+                args.resume, cb, args.epochs, args.decay_epochs, args.minutes
+            )
         )
     else:
         cfg = make_config(args, pick_device(args.device))

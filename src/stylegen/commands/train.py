@@ -388,6 +388,7 @@ def _train(args: argparse.Namespace, cfg: TrainConfig | None, progress: Callable
         args.resume,
         progress,
         kimg=args.kimg,
+        minutes=args.minutes,
         batch_gpu=args.batch_gpu,
         dist_backend=args.dist_backend,
         **_family_flags_set(args),

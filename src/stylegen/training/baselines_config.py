@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from stylegen.config import check_choice
+from stylegen.config import check_choice, check_number
 from stylegen.errors import UserError
 
 __all__ = [
@@ -143,6 +143,9 @@ class BaselineConfig:
     max_size: int | None = None
     skip_bad: bool = False
     kimg: float | None = None
+    # Wall-clock budget: stop with a snapshot after the first minibatch past N minutes
+    # (training/trainer.py); None: train to the full length.
+    minutes: float | None = None
     batch: int | None = None
     lr: float | None = field(
         default=None, metadata=_help("Adam learning rate (default 2e-4 for GANs, 1e-3 for the VAE)")
@@ -219,6 +222,7 @@ class BaselineConfig:
             raise UserError("--cond-mode needs labels: add --cond or use --arch cgan")
 
     def validate(self) -> BaselineConfig:
+        check_number("--minutes", self.minutes, low=0, low_open=True, optional=True)
         check_choice("--arch", self.arch, ARCHES)
         check_choice("--labels", self.labels, ("json", "folders"))
         if self.cond_mode is not None:

@@ -382,9 +382,14 @@ def resume_cyclegan(
     progress: ProgressFn | None = None,
     epochs: int | None = None,
     decay_epochs: int | None = None,
+    minutes: float | None = None,
 ) -> Path:
-    """Continue a CycleGAN run from its last snapshot (optionally with a longer schedule)."""
+    """Continue a CycleGAN run from its last snapshot (optionally with a longer schedule or a
+    new time budget, which counts from the restart)."""
     cfg = read_options(run_dir)
+    if minutes is not None:
+        cfg.minutes = minutes
+        cfg.validate()
     if epochs is not None:
         cfg.epochs = epochs
     if decay_epochs is not None:

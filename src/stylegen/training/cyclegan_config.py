@@ -91,6 +91,9 @@ class CycleGANConfig:
     preset: str = "cpu32"
     epochs: int | None = None
     decay_epochs: int | None = None
+    # Wall-clock budget: stop with a snapshot after the first minibatch past N minutes
+    # (training/trainer.py); None: train to the full length.
+    minutes: float | None = None
     batch: int | None = None
     lr: float = 2e-4
     beta1: float = 0.5
@@ -141,6 +144,7 @@ class CycleGANConfig:
     def _check_numbers(self) -> None:
         """Every numeric setting is a finite number in its range (NaN fails explicitly), named
         by its `stylegen cyclegan train` flag; runs after resolved() has filled in the preset."""
+        check_number("--minutes", self.minutes, low=0, low_open=True, optional=True)
         for flag, value, low in (
             ("--epochs", self.epochs, 0),
             ("--decay-epochs", self.decay_epochs, 0),

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from stylegen.config import check_choice
+from stylegen.config import check_choice, check_number
 from stylegen.errors import UserError
 
 __all__ = [
@@ -178,6 +178,9 @@ class ProgressiveConfig:
     labels: str = "json"
     skip_bad: bool = False
     kimg: float | None = None
+    # Wall-clock budget: stop with a snapshot after the first minibatch past N minutes
+    # (training/trainer.py); None: train to the full length.
+    minutes: float | None = None
     batch: int | None = None  # one minibatch size at every resolution; None: the preset's table
     glr: float | None = None  # one G learning rate at every resolution; None: the preset's table
     dlr: float | None = None
@@ -247,6 +250,7 @@ class ProgressiveConfig:
         return r.validate()
 
     def validate(self) -> ProgressiveConfig:
+        check_number("--minutes", self.minutes, low=0, low_open=True, optional=True)
         check_choice("--labels", self.labels, ("json", "folders"))
         if self.kimg is not None and self.kimg <= 0:
             raise UserError(f"--kimg {self.kimg} must be > 0")

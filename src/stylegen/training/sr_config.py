@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from stylegen.config import check_choice
+from stylegen.config import check_choice, check_number
 from stylegen.errors import UserError
 
 __all__ = ["SR_ARCHES", "SR_PRESETS", "SRConfig", "SRPreset", "hr_patch", "sr_preset"]
@@ -97,6 +97,9 @@ class SRConfig:
     max_size: int | None = None
     skip_bad: bool = False
     kimg: float | None = None
+    # Wall-clock budget: stop with a snapshot after the first minibatch past N minutes
+    # (training/trainer.py); None: train to the full length.
+    minutes: float | None = None
     batch: int | None = None
     lr: float | None = None
     tick_kimg: float | None = None
@@ -120,6 +123,7 @@ class SRConfig:
         return r.validate()
 
     def validate(self) -> SRConfig:
+        check_number("--minutes", self.minutes, low=0, low_open=True, optional=True)
         check_choice("--arch", self.arch, SR_ARCHES)
         if self.scale not in SR_SCALES:
             raise UserError(f"--scale {self.scale} is not supported; use 2, 3 or 4")
