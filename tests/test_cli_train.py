@@ -49,6 +49,8 @@ def test_tiny_run_then_resume_then_generate(tmp_path, capsys):
     assert main(args) == 0
     run = next(out.iterdir())
     assert (run / "snapshot-000000.016" / "samples.png").exists()
+    assert main(["train", "--resume", str(run), "--minutes", "-1"]) == 2  # a new budget, checked
+    assert "--minutes -1.0 must be > 0" in capsys.readouterr().err
     assert main(["train", "--resume", str(run), "--kimg", "0.032"]) == 0
     assert (run / "snapshot-000000.032").exists()
     assert (
