@@ -388,8 +388,7 @@ def resume_cyclegan(
     new time budget, which counts from the restart)."""
     cfg = read_options(run_dir)
     if minutes is not None:
-        cfg.minutes = minutes
-        cfg.validate()
+        cfg.minutes = minutes  # checked with the rest when resume_run resolves the config
     if epochs is not None:
         cfg.epochs = epochs
     if decay_epochs is not None:
