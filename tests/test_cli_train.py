@@ -5,6 +5,8 @@ import json
 from PIL import Image
 
 from stylegen.commands import main
+from stylegen.models import precision
+from stylegen.training import stylegan
 
 
 def test_dry_run_prints_resolved_config(capsys):
@@ -126,3 +128,20 @@ def test_dataset_command(tmp_path, capsys):
         == 2
     )
     assert "12" in capsys.readouterr().err and not (tmp_path / "bad.zip").exists()
+
+
+def test_demo_trains_at_batch_8_on_a_cpu_without_bfloat16_hardware(tmp_path, monkeypatch, capsys):
+    seen = []
+
+    def fake_train(cfg, progress=None):
+        seen.append(cfg)
+        snap = tmp_path / "run" / "snapshot-000000.008"
+        snap.mkdir(parents=True, exist_ok=True)
+        return snap
+
+    monkeypatch.setattr(stylegan, "train", fake_train)
+    for fast, batch in ((False, 8), (True, 16)):
+        monkeypatch.setattr(precision, "has_fast_bfloat16", lambda device, fast=fast: fast)
+        assert main(["demo", "--outdir", str(tmp_path / "runs"), "--minutes", "1"]) == 0
+        assert (seen[-1].batch, seen[-1].minutes, seen[-1].device) == (batch, 1.0, "cpu")
+    assert seen[-1].outdir == str(tmp_path / "runs")

@@ -7,7 +7,13 @@ import pytest
 from stylegen.config import config_from_dict, config_to_dict
 from stylegen.errors import UserError
 from stylegen.models.stylegan2 import GeneratorConfig
-from stylegen.training.stylegan_config import DEMO_CONFIG, PRESETS, TrainConfig, build_configs
+from stylegen.training.stylegan_config import (
+    DEMO_CONFIG,
+    PRESETS,
+    TrainConfig,
+    build_configs,
+    demo_config,
+)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -31,6 +37,14 @@ def test_demo_config_resolves():
     r = DEMO_CONFIG.resolved()
     assert r.data == "fashion-mnist" and r.cond and r.precision == "auto"
     assert (r.kimg, r.minutes) == (120.0, 10.0)  # ten minutes at most, on any CPU
+
+
+def test_demo_batch_is_the_presets_where_a_cpu_trains_in_float32():
+    assert demo_config("cpu", bfloat16_hardware=True).batch == DEMO_CONFIG.batch == 16
+    assert demo_config("cuda", bfloat16_hardware=False).batch == 16
+    slow = demo_config("cpu", bfloat16_hardware=False)
+    assert slow.batch == 8 and slow.resolved().batch == 8
+    assert DEMO_CONFIG.batch == 16  # demo_config returned a copy
 
 
 @pytest.mark.parametrize(

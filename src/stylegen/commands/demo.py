@@ -7,7 +7,7 @@ import argparse
 import dataclasses
 
 from stylegen.commands.common import Subparsers, pick_device, with_progress
-from stylegen.training.stylegan_config import DEMO_CONFIG
+from stylegen.training.stylegan_config import DEMO_CONFIG, demo_config
 
 
 def register(subparsers: Subparsers) -> None:
@@ -25,9 +25,11 @@ def register(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stylegen.training.stylegan import train  # on use: it imports torch and the models
+    from stylegen.models.precision import has_fast_bfloat16  # on use: they import torch
+    from stylegen.training.stylegan import train
 
-    cfg = dataclasses.replace(DEMO_CONFIG, outdir=args.outdir, device=pick_device(args.device))
+    device = pick_device(args.device)
+    cfg = dataclasses.replace(demo_config(device, has_fast_bfloat16(device)), outdir=args.outdir)
     if args.kimg is not None:
         cfg = dataclasses.replace(cfg, kimg=args.kimg)
     if args.minutes is not None:
