@@ -544,7 +544,9 @@ class TrainConfig:
 # folding) fits 120 kimg in those ten minutes (RESULTS.md round 7).
 # On a CPU without bfloat16 hardware (the AVX2 EPYC of 2026-12-06) the preset's --precision auto
 # trains in float32 at 11.8 s per kimg (15-19 under hypervisor steal), so the ten-minute budget
-# (`minutes`) ends it at 35-50 kimg (fresh clone: 35.1 kimg, FID@2k 67.7; RESULTS.md round 9).
+# (`minutes`) ends it at 35-50 kimg (fresh clone: 35.1 kimg, FID@2k 67.7; RESULTS.md round 9);
+# there `stylegen demo` trains at batch 8 instead (demo_config below; fresh clone: 38.3 kimg,
+# FID@2k 54.7, round 10).
 DEMO_CONFIG = TrainConfig(
     data="fashion-mnist",
     outdir="runs/demo",
