@@ -91,17 +91,6 @@ def test_resume_by_kind_refuses_fields_the_run_does_not_have(tmp_path):
     assert dataclasses.asdict(cfg)["preset"] == "tiny"
 
 
-class _FakeClock:
-    """time.time for the trainer: each reading is `step` seconds after the previous one."""
-
-    def __init__(self, step: float) -> None:
-        self.now, self.step = 1_000_000.0, step
-
-    def __call__(self) -> float:
-        self.now += self.step
-        return self.now
-
-
 # Every family, tiny and long enough (1 kimg) that only the budget can end it early.
 BUDGET_CONFIGS = {
     "stylegan": dict(data="fashion-mnist", preset="tiny", max_size=64, kimg=1.0),
@@ -121,12 +110,10 @@ BUDGET_CONFIGS = {
 
 
 @pytest.mark.parametrize("entry", families.FAMILY_TABLE, ids=lambda e: e.kind)
-def test_every_family_stops_at_its_minutes_budget(tmp_path, monkeypatch, entry):
+def test_every_family_stops_at_its_minutes_budget(tmp_path, fake_clock, entry):
     # 6 s per clock reading and a 0.25-minute budget: spent within a few minibatches, long
     # before the run's full length; the snapshot is written as at the end of a run.
-    from stylegen.training import trainer
-
-    monkeypatch.setattr(trainer.time, "time", _FakeClock(6.0))
+    fake_clock(6.0)
     cfg = entry.config_class()(
         outdir=str(tmp_path / "runs"), threads=1, minutes=0.25, **BUDGET_CONFIGS[entry.kind]
     )

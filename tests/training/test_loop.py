@@ -158,21 +158,10 @@ def test_mixed_precision_trains_reduced_blocks_and_keeps_g_ema_float32(tmp_path)
     )
 
 
-class _FakeClock:
-    """time.time for the trainer: each reading is `step` seconds after the previous one."""
-
-    def __init__(self, step: float) -> None:
-        self.now, self.step = 1_000_000.0, step
-
-    def __call__(self) -> float:
-        self.now += self.step
-        return self.now
-
-
-def test_minutes_budget_stops_early_with_a_snapshot(tmp_path, monkeypatch):
+def test_minutes_budget_stops_early_with_a_snapshot(tmp_path, fake_clock):
     # 6 s per clock reading and a 0.25-minute budget: spent within a few minibatches, long
     # before the 0.064 kimg (8 minibatches of 8) that --kimg asks for.
-    monkeypatch.setattr(trainer.time, "time", _FakeClock(6.0))
+    fake_clock(6.0)
     snap = train(_cfg(tmp_path, kimg=0.064, minutes=0.25))
     nimg = int(snap.name.split("-")[1].replace(".", ""))  # snapshot-000000.024: 24 images
     assert 0 < nimg < 64 and nimg % 8 == 0
@@ -180,7 +169,7 @@ def test_minutes_budget_stops_early_with_a_snapshot(tmp_path, monkeypatch):
     assert G.checkpoint_metadata["kimg"] == nimg / 1000
 
 
-def test_minutes_budget_not_reached_trains_to_kimg(tmp_path, monkeypatch):
-    monkeypatch.setattr(trainer.time, "time", _FakeClock(0.001))
+def test_minutes_budget_not_reached_trains_to_kimg(tmp_path, fake_clock):
+    fake_clock(0.001)
     snap = train(_cfg(tmp_path, kimg=0.032, minutes=10.0))
     assert snap.name == "snapshot-000000.032"
