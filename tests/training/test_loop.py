@@ -173,3 +173,49 @@ def test_minutes_budget_not_reached_trains_to_kimg(tmp_path, fake_clock):
     fake_clock(0.001)
     snap = train(_cfg(tmp_path, kimg=0.032, minutes=10.0))
     assert snap.name == "snapshot-000000.032"
+
+
+def _two_process_trainer(tmp_path, monkeypatch, rank, others_votes):
+    """A Trainer that believes it is `rank` of two; the other process adds `others_votes`
+    to the minibatch's all-reduce. Returns the trainer and the list of tensors reduced."""
+    cfg = _cfg(tmp_path, minutes=0.25).resolved()
+    t = trainer.Trainer(new_step(STYLEGAN, cfg), cfg, tmp_path)
+    t.dist, t.main = trainer.distributed.DistInfo(rank=rank, world_size=2), rank == 0
+    reduced = []
+
+    def all_reduce_sum_(votes):
+        reduced.append(votes)
+        own = torch.zeros(2) if votes.device.type == "meta" else votes  # meta holds no values
+        return own + torch.tensor(others_votes)
+
+    monkeypatch.setattr(trainer.distributed, "all_reduce_sum_", all_reduce_sum_)
+    return t, reduced
+
+
+@pytest.mark.parametrize(
+    "rank, others_votes, expected",
+    [
+        (0, [0.0, 0.0], (True, False)),  # rank 0's clock says spent: everyone stops
+        (1, [0.0, 0.0], (False, False)),  # only rank 0's clock counts
+        (1, [1.0, 0.0], (True, False)),  # rank 0 sent "spent"
+        (1, [0.0, 1.0], (False, True)),  # rank 0 was interrupted (Ctrl-C / SIGTERM)
+        (0, [0.0, 1.0], (True, True)),  # rank 1 was interrupted
+    ],
+)
+def test_stop_votes_take_rank_0s_clock_and_any_interrupt(
+    tmp_path, fake_clock, monkeypatch, rank, others_votes, expected
+):
+    t, reduced = _two_process_trainer(tmp_path, monkeypatch, rank, others_votes)
+    clock = fake_clock(20.0)  # each reading 20 s on: the 15 s budget is spent by the next one
+    assert t._stop_votes(start_time=clock()) == expected
+    assert len(reduced) == 1  # budget and interrupt share one collective per minibatch
+
+
+def test_stop_votes_are_reduced_on_the_steps_device(tmp_path, fake_clock, monkeypatch):
+    # NCCL has no collectives for CPU tensors: the vote must be made on the step's device
+    # (a "meta" device stands in for the GPU here).
+    t, reduced = _two_process_trainer(tmp_path, monkeypatch, 0, [0.0, 0.0])
+    t.step.device = torch.device("meta")
+    fake_clock(20.0)
+    assert t._stop_votes(start_time=0.0) == (False, False)
+    assert [v.device.type for v in reduced] == ["meta"]

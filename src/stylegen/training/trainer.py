@@ -168,10 +168,11 @@ class Trainer:
                     self.cur_nimg += step.batch
                     self.batch_idx += 1
                     self._check_divergence(skipped)
-                    done = self.cur_nimg >= step.total_nimg or self._out_of_time(start_time)
+                    out_of_time, stop_requested = self._stop_votes(start_time)
+                    done = self.cur_nimg >= step.total_nimg or out_of_time
                     if self.progress:
                         self.progress(Progress(self.cur_nimg, step.total_nimg, self.tick))
-                    if self._interrupted():
+                    if stop_requested:
                         self._stop_with_snapshot(last_snapshot)
                     if not done and self.cur_nimg < tick_start_nimg + tick_nimg:
                         continue
@@ -196,16 +197,20 @@ class Trainer:
         distributed.barrier()  # nobody leaves while rank 0 still writes the last snapshot
         return last_snapshot or (runs.latest_snapshot(self.run_dir) if self.main else None)
 
-    def _out_of_time(self, start_time: float) -> bool:
-        """Whether the config's `minutes` budget (None: none) is spent, by rank 0's clock so
+    def _stop_votes(self, start_time: float) -> tuple[bool, bool]:
+        """(the config's `minutes` budget is spent, some process was asked to stop), agreed by
+        every process in one collective per minibatch. The budget goes by rank 0's clock, so
         that every process stops after the same minibatch."""
         minutes = getattr(self.cfg, "minutes", None)
-        if minutes is None:
-            return False
-        spent = bool(distributed.broadcast_object(time.time() - start_time >= minutes * 60))
+        spent = minutes is not None and time.time() - start_time >= minutes * 60
+        stop = self._stop_requested
+        if self.dist.enabled:
+            # On the step's device: a NCCL process group has no collectives for CPU tensors.
+            votes = torch.tensor([float(spent and self.main), float(stop)], device=self.step.device)
+            spent, stop = (v > 0 for v in distributed.all_reduce_sum_(votes).tolist())
         if spent:
             log.info("--minutes %g spent at kimg %.3f; stopping", minutes, self.cur_nimg / 1000)
-        return spent
+        return spent, stop
 
     def plot_figures(self) -> None:
         """losses.png and the step's own figures (e.g. accuracy.png), from stats.jsonl."""
@@ -333,12 +338,6 @@ class Trainer:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-
-    def _interrupted(self) -> bool:
-        if not self.dist.enabled:
-            return self._stop_requested
-        flag = torch.tensor([float(self._stop_requested)])
-        return bool(distributed.all_reduce_sum_(flag).item() > 0)
 
     def _stop_with_snapshot(self, last_snapshot: Path | None) -> None:
         if last_snapshot is None or last_snapshot.name != runs.snapshot_name(self.cur_nimg):
