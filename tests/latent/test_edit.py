@@ -20,6 +20,13 @@ def test_edit_ws_maths():
     torch.testing.assert_close(e[1, 2, 3], ws[1, 3] + 2.5 * n)
 
 
+def test_edit_ws_on_the_latents_device_with_a_cpu_direction():
+    # Directions load to the CPU; latents may live on a GPU ("meta" stands in for it: mixing
+    # it with a CPU tensor raises as CUDA does).
+    e = edit_ws(torch.randn(2, 6, 4, device="meta"), torch.randn(4), [-1.0, 2.0], [0])
+    assert e.device.type == "meta" and e.shape == (2, 2, 6, 4)
+
+
 def test_degree_zero_renders_the_original_also_with_projected_noise(G2):
     ws = ws_from_seeds(G2, [0, 1])
     noise = random_noise(G2, 2, torch.Generator().manual_seed(0))

@@ -15,6 +15,7 @@ from stylegen.latent.interpolate import (
     lerp,
     parse_grid,
     slerp,
+    walk,
 )
 from stylegen.latent.ws import ws_from_seeds
 
@@ -34,6 +35,18 @@ def test_slerp_against_the_textbook_formula():
     assert torch.allclose(slerp(u, u * 2, 0.5), u * 1.5)  # parallel: plain lerp
     assert torch.equal(lerp(a, b, 0.0), a) and torch.equal(lerp(a, b, 1.0), b)
     assert torch.allclose(lerp(a, b, 0.25), a + 0.25 * (b - a))
+
+
+def test_walks_stay_on_the_latents_device():
+    # The keys of a w-space walk come off the mapping on the caller's device (a GPU): the
+    # frame weights must be made there too. "meta" stands in for the GPU: mixing it with a CPU
+    # tensor raises as CUDA does.
+    keys = torch.randn(3, 5, device="meta")
+    for fn in (lerp, slerp):
+        assert fn(keys[0], keys[1], torch.tensor([0.25])).device.type == "meta"
+        assert fn(keys[0], keys[1], 0.5).device.type == "meta"
+    assert walk(keys, 7, False, "w").device.type == "meta"
+    assert walk(keys, 7, True, "z").shape == (7, 5)
 
 
 def test_frame_positions():

@@ -57,9 +57,9 @@ def edit_ws(
             "dimensions: the directions were made for another network"
         )
     out = ws.unsqueeze(1).repeat(1, len(degrees), 1, 1)
-    step = torch.tensor(degrees, dtype=ws.dtype).view(1, -1, 1) * direction.to(ws.dtype).view(
-        1, 1, -1
-    )
+    # On ws's device: the directions are loaded to the CPU, the latents may live on a GPU.
+    degree = torch.tensor(degrees, dtype=ws.dtype, device=ws.device).view(1, -1, 1)
+    step = degree * direction.to(ws.device, ws.dtype).view(1, 1, -1)
     out[:, :, layers] = out[:, :, layers] + step.unsqueeze(2)
     return out
 

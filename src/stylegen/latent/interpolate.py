@@ -46,7 +46,7 @@ _GRID = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
 def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
     """a + t (b - a), with t broadcast; exactly a at t = 0 and b at t = 1."""
-    t = torch.as_tensor(t, dtype=torch.float64)
+    t = torch.as_tensor(t, dtype=torch.float64, device=a.device)
     out = (1 - t) * a.double() + t * b.double()
     return out.to(a.dtype)
 
@@ -55,7 +55,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor | float) -> torch.Te
     """Spherical interpolation along the last axis: sin((1-t)W)/sin(W) a + sin(tW)/sin(W) b, with
     W the angle between a and b; exactly a at t = 0 and b at t = 1; lerp when a, b are parallel."""
     a64, b64 = a.double(), b.double()
-    t = torch.as_tensor(t, dtype=torch.float64)
+    t = torch.as_tensor(t, dtype=torch.float64, device=a.device)
     if t.ndim and t.shape[-1] != 1:
         t = t.unsqueeze(-1)
     cos = (a64 * b64).sum(-1, keepdim=True) / (
