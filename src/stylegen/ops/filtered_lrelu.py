@@ -99,7 +99,7 @@ def _cached_fir_matrix(
 
 def _fir_matrix_for(taps: torch.Tensor, in_size: int, *args) -> torch.Tensor:
     """fir_matrix, cached by tap values for the usual case of fixed filter buffers."""
-    if taps.requires_grad:
+    if taps.requires_grad or taps.is_meta:  # trained taps change; meta ones hold no values
         return fir_matrix(taps, in_size, *args)
     key = tuple(taps.tolist())
     return _cached_fir_matrix(key, taps.dtype, taps.device, in_size, *args)
