@@ -1,10 +1,12 @@
 """The family table (training/families.py) and how `stylegen train` uses it: --arch picks the
-family, other families' config fields become flags, foreign flags are refused, resume by kind."""
+family, other families' config fields become flags, foreign flags are refused, resume by kind;
+every family's --minutes budget and its step on a stand-in GPU (the meta device)."""
 
 import dataclasses
 from dataclasses import dataclass, field
 
 import pytest
+import torch
 
 from stylegen.commands import build_parser
 from stylegen.commands import train as train_command
@@ -122,3 +124,44 @@ def test_every_family_stops_at_its_minutes_budget(tmp_path, fake_clock, entry):
     assert 0 < kimg < 0.1, snap.name
     with pytest.raises(UserError, match="--minutes -1 must be > 0"):
         dataclasses.replace(cfg, minutes=-1).resolved()
+
+
+# Each family's step in the variants whose code paths differ. Four minibatches: the lazy
+# regularisers run on minibatch 0, ADA adjusts after its 4-minibatch interval.
+DEVICE_VARIANTS = {
+    "stylegan2": ("stylegan", dict(pl_weight=2.0)),
+    "stylegan2-shared-fakes": ("stylegan", dict(shared_fakes=True)),
+    "stylegan3-t": ("stylegan", dict(arch="stylegan3-t")),
+    **{arch: ("baseline", dict(arch=arch)) for arch in ("gan", "dcgan", "cgan", "vae")},
+    "progan": ("progressive", {}),
+    "espcn": ("sr", {}),
+    "cyclegan": ("cyclegan", {}),
+}
+
+
+@pytest.mark.parametrize("variant", DEVICE_VARIANTS)
+def test_training_steps_stay_on_the_steps_device(monkeypatch, variant):
+    # No GPU in CI: the "meta" device stands in for one (mixing it with a CPU tensor raises as
+    # CUDA does). Meta tensors hold no values, so the few places a step reads one (finite
+    # checks, stats, ADA's adjustment) see "finite" and zeros.
+    isfinite, item, tolist = torch.isfinite, torch.Tensor.item, torch.Tensor.tolist
+    monkeypatch.setattr(
+        torch, "isfinite", lambda x: torch.ones((), dtype=torch.bool) if x.is_meta else isfinite(x)
+    )
+    monkeypatch.setattr(torch.Tensor, "item", lambda t: 0.0 if t.is_meta else item(t))
+    monkeypatch.setattr(
+        torch.Tensor,
+        "tolist",
+        lambda t: torch.zeros(t.shape, dtype=t.dtype).tolist() if t.is_meta else tolist(t),
+    )
+    kind, extra = DEVICE_VARIANTS[variant]
+    entry = families.for_kind(kind)
+    cfg = entry.config_class()(outdir="unused", threads=1, **{**BUDGET_CONFIGS[kind], **extra})
+    cfg = cfg.resolved()
+    family = entry.family()
+    torch.manual_seed(0)
+    step = family.build_step(cfg, family.open_data(cfg), torch.device("meta"))
+    for i in range(4):
+        step.train_step(i * 8, i)
+    networks = [m for m in vars(step).values() if isinstance(m, torch.nn.Module)]
+    assert networks and all(p.is_meta for m in networks for p in m.parameters())
