@@ -292,6 +292,8 @@ def run(args: argparse.Namespace) -> int:
     nprocs = distributed.process_count(args.gpus, args.cpu_procs, device)
     distributed.resolve_backend(args.dist_backend, device)  # e.g. NCCL without CUDA
     launching = nprocs > 1 and not distributed.is_worker()
+    if args.resume:
+        _refuse_flags_resume_ignores(args)
     cfg = None if args.resume else make_config(args, device).resolved()
     if cfg is not None and getattr(cfg, "init", None):
         from stylegen.training.finetune import resolve_init  # on use: imports torch
@@ -393,6 +395,26 @@ def _train(args: argparse.Namespace, cfg: TrainConfig | None, progress: Callable
         dist_backend=args.dist_backend,
         **_family_flags_set(args),
     )
+
+
+# The StyleGAN options a resumed run takes from the command line; it keeps all others.
+RESUME_FLAGS = ("kimg", "minutes", "batch_gpu", "dist_backend")
+
+
+def _refuse_flags_resume_ignores(args: argparse.Namespace) -> None:
+    """A StyleGAN option given with --resume that the resumed run would not use is refused
+    rather than dropped (the run keeps the options it was started with)."""
+    options = {f.name for f in dataclasses.fields(TrainConfig)} - set(RESUME_FLAGS)
+    parser = args.train_parser
+    for action in parser._actions:
+        dest = action.dest
+        if dest in options and getattr(args, dest, None) not in (None, parser.get_default(dest)):
+            flag = action.option_strings[0] if action.option_strings else dest
+            raise UserError(
+                f"{flag} cannot change on --resume: the run keeps the options it started with "
+                "(--resume takes --kimg, --minutes, --batch-gpu and --dist-backend); leave "
+                f"{flag} out, or start a new run"
+            )
 
 
 def _family_flags_set(args: argparse.Namespace) -> dict[str, Any]:
