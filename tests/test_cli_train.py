@@ -54,8 +54,15 @@ def test_tiny_run_then_resume_then_generate(tmp_path, capsys):
     assert main(["train", "--resume", str(run), "--minutes", "-1"]) == 2  # a new budget, checked
     assert "--minutes -1.0 must be > 0" in capsys.readouterr().err
     # Options the resumed run would not use are refused, not dropped; the run is untouched.
-    for flag, value, shown in [("--gamma", "5", "--gamma"), ("--tick", "1", "--tick")]:
-        assert main(["train", "--resume", str(run), flag, value, "--kimg", "0.032"]) == 2
+    options = tmp_path / "options.json"
+    options.write_text('{"gamma": 5}')
+    cases = [
+        ("--gamma", "5", "--gamma"),
+        ("--tick", "1", "--tick"),
+        ("--config", options, "--config"),
+    ]
+    for flag, value, shown in cases:
+        assert main(["train", "--resume", str(run), flag, str(value), "--kimg", "0.032"]) == 2
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and f"{shown} cannot change on --resume" in err, err
     assert not (run / "snapshot-000000.032").exists()

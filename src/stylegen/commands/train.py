@@ -404,6 +404,11 @@ RESUME_FLAGS = ("kimg", "minutes", "batch_gpu", "dist_backend")
 def _refuse_flags_resume_ignores(args: argparse.Namespace) -> None:
     """A StyleGAN option given with --resume that the resumed run would not use is refused
     rather than dropped (the run keeps the options it was started with)."""
+    if args.config:
+        raise UserError(
+            "--config cannot change on --resume: the run keeps the options it started with; "
+            "leave --config out, or start a new run"
+        )
     options = {f.name for f in dataclasses.fields(TrainConfig)} - set(RESUME_FLAGS)
     parser = args.train_parser
     for action in parser._actions:
