@@ -16,7 +16,7 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from pathlib import Path
 from typing import Any
 
@@ -366,20 +366,31 @@ def read_config_file(path: str) -> dict[str, Any]:
     return doc
 
 
+def _given_flag(args: argparse.Namespace, dests: Container[str]) -> str | None:
+    """The first flag set on the command line (to other than its default) whose field is in
+    `dests`, as the user spells it (e.g. --tick for tick_kimg); None when there is none."""
+    parser = args.train_parser
+    for action in parser._actions:
+        dest = action.dest
+        if dest in dests and getattr(args, dest, None) not in (None, parser.get_default(dest)):
+            return action.option_strings[0] if action.option_strings else dest
+    return None
+
+
 def _refuse_foreign_flags(args: argparse.Namespace, config: type, entry: Any) -> None:
     own = {f.name for f in dataclasses.fields(config)}
     config_fields = {
         f.name for e in families.FAMILY_TABLE for f in dataclasses.fields(e.config_class())
     }
-    parser = args.train_parser
-    for action in parser._actions:
-        dest = action.dest
-        # --arch picks the family itself; a family's config may or may not keep it.
-        foreign = dest in config_fields and dest not in own and dest != "arch"
-        if foreign and getattr(args, dest, None) not in (None, parser.get_default(dest)):
-            flag = action.option_strings[0] if action.option_strings else dest
-            what = f"--arch {args.arch}" if args.arch else entry.title
-            raise UserError(f"{flag} does not apply to {what}; leave it out")
+    # --arch picks the family itself; a family's config may or may not keep it.
+    flag = _given_flag(args, config_fields - own - {"arch"})
+    if flag:
+        what = f"--arch {args.arch}" if args.arch else entry.title
+        raise UserError(f"{flag} does not apply to {what}; leave it out")
+
+
+# The StyleGAN options a resumed run takes from the command line; it keeps all others.
+RESUME_FLAGS = ("kimg", "minutes", "batch_gpu", "dist_backend")
 
 
 def _train(args: argparse.Namespace, cfg: TrainConfig | None, progress: Callable) -> Path:
@@ -389,16 +400,9 @@ def _train(args: argparse.Namespace, cfg: TrainConfig | None, progress: Callable
     return families.resume(
         args.resume,
         progress,
-        kimg=args.kimg,
-        minutes=args.minutes,
-        batch_gpu=args.batch_gpu,
-        dist_backend=args.dist_backend,
+        **{name: getattr(args, name) for name in RESUME_FLAGS},
         **_family_flags_set(args),
     )
-
-
-# The StyleGAN options a resumed run takes from the command line; it keeps all others.
-RESUME_FLAGS = ("kimg", "minutes", "batch_gpu", "dist_backend")
 
 
 def _refuse_flags_resume_ignores(args: argparse.Namespace) -> None:
@@ -409,17 +413,14 @@ def _refuse_flags_resume_ignores(args: argparse.Namespace) -> None:
             "--config cannot change on --resume: the run keeps the options it started with; "
             "leave --config out, or start a new run"
         )
-    options = {f.name for f in dataclasses.fields(TrainConfig)} - set(RESUME_FLAGS)
-    parser = args.train_parser
-    for action in parser._actions:
-        dest = action.dest
-        if dest in options and getattr(args, dest, None) not in (None, parser.get_default(dest)):
-            flag = action.option_strings[0] if action.option_strings else dest
-            raise UserError(
-                f"{flag} cannot change on --resume: the run keeps the options it started with "
-                "(--resume takes --kimg, --minutes, --batch-gpu and --dist-backend); leave "
-                f"{flag} out, or start a new run"
-            )
+    flag = _given_flag(args, {f.name for f in dataclasses.fields(TrainConfig)} - set(RESUME_FLAGS))
+    if flag:
+        taken = ["--" + name.replace("_", "-") for name in RESUME_FLAGS]
+        raise UserError(
+            f"{flag} cannot change on --resume: the run keeps the options it started with "
+            f"(--resume takes {', '.join(taken[:-1])} and {taken[-1]}); leave {flag} out, or "
+            "start a new run"
+        )
 
 
 def _family_flags_set(args: argparse.Namespace) -> dict[str, Any]:
