@@ -110,3 +110,42 @@ def test_gradcheck(matmul, monkeypatch):
 
     assert torch.autograd.gradcheck(fn, (x, b))
     assert torch.autograd.gradgradcheck(fn, (x, b))
+
+
+def test_filter_matrices_are_cached_per_buffer_without_reading_it(monkeypatch):
+    # A CUDA filter read on the host (tolist, item) would stall the GPU at every call.
+    def no_read(*args):
+        raise AssertionError("a filter value was read on the host")
+
+    x = torch.randn(2, 3, 8, 8)
+    fu, fd = torch.randn(6), torch.randn(6)
+    kw = dict(up=2, down=2, padding=(5, 5, 5, 5), clamp=None)
+    first = filtered_lrelu(x, fu, fd, **kw)
+    monkeypatch.setattr(torch.Tensor, "tolist", no_read)
+    monkeypatch.setattr(torch.Tensor, "item", no_read)
+    args = (torch.float32, x.device, 8, 2, 1, 5, 5, False, 1.0)
+    assert flr_module._fir_matrix_for(fu, *args) is flr_module._fir_matrix_for(fu, *args)
+    assert torch.equal(filtered_lrelu(x, fu, fd, **kw), first)
+
+
+def test_cached_filter_matrices_follow_in_place_changes():
+    # G_ema's filter buffers are copied from G's every minibatch; a reloaded filter may differ.
+    x = torch.randn(1, 2, 8, 8)
+    fu, fd = torch.randn(6), torch.randn(6)
+    kw = dict(up=2, down=2, padding=(5, 5, 5, 5), clamp=None)
+    filtered_lrelu(x, fu, fd, **kw)
+    fu.copy_(torch.randn(6))
+    fd.mul_(-0.5)
+    fresh = filtered_lrelu(x, fu.clone(), fd.clone(), **kw)  # new tensors: nothing cached
+    torch.testing.assert_close(filtered_lrelu(x, fu, fd, **kw), fresh, rtol=0, atol=0)
+
+
+def test_inference_mode_leaves_no_matrix_a_training_call_cannot_use():
+    x = torch.randn(1, 2, 8, 8)
+    fu, fd = torch.randn(6), torch.randn(6)
+    kw = dict(up=2, down=2, padding=(5, 5, 5, 5), clamp=None)
+    with torch.inference_mode():
+        filtered_lrelu(x, fu, fd, **kw)
+    x.requires_grad_(True)
+    filtered_lrelu(x, fu, fd, **kw).square().sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()

@@ -22,11 +22,11 @@ back to `upfirdn2d`'s depthwise convolutions. Everything is differentiable by au
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 import torch.nn.functional as F
+from torch.utils.weak import WeakIdKeyDictionary
 
 from stylegen.ops.upfirdn2d import upfirdn2d
 
@@ -80,29 +80,29 @@ def fir_matrix(
     return torch.where(valid, g[idx.clamp(0, k - 1)], torch.zeros((), dtype=g.dtype)) * gain
 
 
-@functools.lru_cache(maxsize=512)
-def _cached_fir_matrix(
-    taps: tuple[float, ...],
-    dtype: torch.dtype,
-    device: torch.device,
-    in_size: int,
-    up: int,
-    down: int,
-    pad0: int,
-    pad1: int,
-    flip_filter: bool,
-    gain: float,
+# Banded matrices of fixed filter buffers, per taps tensor (weakly held: an entry goes with its
+# filter), kept for the tensor's current in-place version only: G_ema's filters are copied from
+# G's every minibatch, and a reloaded filter may hold other values. Keyed by identity, not by
+# tap values: reading a CUDA tensor's values would make the host wait for the GPU every call.
+_FIR_MATRICES: WeakIdKeyDictionary = WeakIdKeyDictionary()
+
+
+def _fir_matrix_for(
+    taps: torch.Tensor, dtype: torch.dtype, device: torch.device, in_size: int, *args
 ) -> torch.Tensor:
-    t = torch.tensor(taps, dtype=dtype, device=device)
-    return fir_matrix(t, in_size, up, down, pad0, pad1, flip_filter, gain)
-
-
-def _fir_matrix_for(taps: torch.Tensor, in_size: int, *args) -> torch.Tensor:
-    """fir_matrix, cached by tap values for the usual case of fixed filter buffers."""
-    if taps.requires_grad or taps.is_meta:  # trained taps change; meta ones hold no values
-        return fir_matrix(taps, in_size, *args)
-    key = tuple(taps.tolist())
-    return _cached_fir_matrix(key, taps.dtype, taps.device, in_size, *args)
+    """fir_matrix of `taps` as `dtype` on `device`, cached for the usual fixed filter buffers."""
+    # Trained taps change between calls; under inference mode a cached matrix would be an
+    # inference tensor, which a later training call could not save for its backward.
+    if taps.requires_grad or torch.is_inference_mode_enabled():
+        return fir_matrix(taps.to(device=device, dtype=dtype), in_size, *args)
+    version, matrices = _FIR_MATRICES.get(taps, (None, {}))
+    if version != taps._version:
+        version, matrices = taps._version, {}
+        _FIR_MATRICES[taps] = (version, matrices)
+    key = (dtype, device, in_size, *args)
+    if key not in matrices:
+        matrices[key] = fir_matrix(taps.to(device=device, dtype=dtype), in_size, *args)
+    return matrices[key]
 
 
 def _separable_pass(
@@ -115,11 +115,11 @@ def _separable_pass(
     gain: float,
 ) -> torch.Tensor:
     """A separable up/down FIR pass on both axes as two matrix products: A_h @ x @ A_w^T."""
-    taps = taps.to(device=x.device, dtype=x.dtype)
     h, w = x.shape[2], x.shape[3]
     root = math.sqrt(gain)
-    a_w = _fir_matrix_for(taps, w, up, down, pad[0], pad[1], flip_filter, root)
-    a_h = _fir_matrix_for(taps, h, up, down, pad[2], pad[3], flip_filter, root)
+    kind = (x.dtype, x.device)
+    a_w = _fir_matrix_for(taps, *kind, w, up, down, pad[0], pad[1], flip_filter, root)
+    a_h = _fir_matrix_for(taps, *kind, h, up, down, pad[2], pad[3], flip_filter, root)
     # Filter the narrower axis last: the height pass runs on the (already resampled) width.
     return torch.matmul(a_h, torch.matmul(x, a_w.t()))
 
