@@ -119,7 +119,7 @@ def test_single_process_helpers_are_no_ops():
     assert distributed.all_reduce_sum_(t) is t and t.tolist() == [0, 1, 2]
     p = torch.nn.Parameter(torch.ones(2))
     p.grad = torch.full((2,), 3.0)
-    assert distributed.reduce_gradients([p], 1.0) == 1.0 and p.grad.tolist() == [3, 3]
+    assert distributed.reduce_gradients([p], 1.0).item() == 1.0 and p.grad.tolist() == [3, 3]
     assert distributed.rank0_call(lambda: 7) == 7
     assert distributed.all_gather_objects("x") == ["x"]
 
@@ -159,7 +159,8 @@ def _collectives_worker(rank: int, port: int) -> None:
         assert distributed.info() == distributed.DistInfo(rank, 2, 0)
         p, q = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(1))
         p.grad = torch.tensor([1.0, 2.0]) * (rank + 1)  # q has no gradient on either rank
-        assert distributed.reduce_gradients([p, q], flag=float(rank)) == 1.0
+        flag = torch.tensor(float(rank))  # a device tensor in training; a float also works
+        assert distributed.reduce_gradients([p, q], flag=flag).item() == 1.0
         assert p.grad.tolist() == [3.0, 6.0] and q.grad is None
         assert distributed.all_gather_objects(rank * 10) == [0, 10]
         assert distributed.broadcast_object(f"rank {rank}") == "rank 0"

@@ -3,6 +3,7 @@ family, other families' config fields become flags, foreign flags are refused, r
 every family's --minutes budget and its step on a stand-in GPU (the meta device)."""
 
 import dataclasses
+import importlib
 from dataclasses import dataclass, field
 
 import pytest
@@ -11,7 +12,7 @@ import torch
 from stylegen.commands import build_parser
 from stylegen.commands import train as train_command
 from stylegen.errors import UserError
-from stylegen.training import families
+from stylegen.training import families, stylegan
 from stylegen.training.stylegan import train
 from stylegen.training.stylegan_config import TrainConfig
 
@@ -165,3 +166,25 @@ def test_training_steps_stay_on_the_steps_device(monkeypatch, variant):
         step.train_step(i * 8, i)
     networks = [m for m in vars(step).values() if isinstance(m, torch.nn.Module)]
     assert networks and all(p.is_meta for m in networks for p in m.parameters())
+
+
+@pytest.mark.parametrize("variant", ["stylegan2", "stylegan2-shared-fakes", "stylegan3-t"])
+def test_stylegan_minibatches_never_wait_for_the_device(monkeypatch, variant):
+    # On the meta device reading a value (bool, item, tolist: what makes the host wait for a
+    # GPU) raises, so these minibatches run through only if none is read: finite checks and
+    # skipped-step counts stay on the device. Meta has no fused Adam kernel check of its own;
+    # the fused update (whose found_inf skips a step on the device) is let through for it.
+    # ADA reads its statistics every 4th minibatch, as the official code does: 3 are run.
+    monkeypatch.setattr(stylegan, "FUSED_ADAM_DEVICES", ("cpu", "cuda", "meta"))
+    allow = lambda *args, **kwargs: None  # noqa: E731
+    adam_module = importlib.import_module("torch.optim.adam")
+    monkeypatch.setattr(adam_module, "_device_dtype_check_for_fused", allow)
+    kind, extra = DEVICE_VARIANTS[variant]
+    entry = families.for_kind(kind)
+    cfg = entry.config_class()(outdir="unused", threads=1, **{**BUDGET_CONFIGS[kind], **extra})
+    cfg = cfg.resolved()
+    family = entry.family()
+    step = family.build_step(cfg, family.open_data(cfg), torch.device("meta"))
+    assert step.opt_G.defaults["fused"] and cfg.aug == "ada"
+    skipped = [step.train_step(i * 8, i) for i in range(3)]
+    assert all(s.is_meta and s.shape == () for s in skipped)

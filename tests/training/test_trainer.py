@@ -1,4 +1,5 @@
-"""The shared trainer: Ctrl-C snapshots, the run lock, failed starts, damaged runs on resume."""
+"""The shared trainer: Ctrl-C snapshots, the run lock, failed starts, damaged runs on resume;
+skipping a step for a non-finite loss without reading the device."""
 
 import json
 import os
@@ -11,8 +12,10 @@ import torch
 
 from stylegen import runs
 from stylegen.errors import UserError
+from stylegen.training import trainer
 from stylegen.training.stylegan import StyleGANStep, resume, train
 from stylegen.training.stylegan_config import TrainConfig
+from stylegen.training.trainer import step_unless
 
 # 'tiny' at batch 8 ticks every 16 images; snap 100 means no periodic snapshot before the end.
 BASE = dict(data="fashion-mnist", preset="tiny", max_size=64, snap=100, threads=1)
@@ -135,3 +138,41 @@ def test_resume_of_damaged_options_is_one_line(tmp_path):
     options.write_text(json.dumps({"kind": "stylegan", "data": "x", "kimg": "lots", "bogus": 1}))
     with pytest.raises(UserError, match="no field.* bogus"):
         resume(snap.parent)
+
+
+def _adam_with_state(fused: bool) -> tuple[torch.optim.Adam, torch.nn.Parameter]:
+    torch.manual_seed(0)
+    p = torch.nn.Parameter(torch.randn(5))
+    opt = torch.optim.Adam([p], lr=0.1, betas=(0.0, 0.99), fused=fused)
+    for _ in range(2):  # moments and step count that a skipped step must leave alone
+        p.grad = torch.randn(5)
+        opt.step()
+    p.grad = torch.randn(5)
+    return opt, p
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_step_unless_skips_or_steps_like_a_plain_step(fused):
+    opt, p = _adam_with_state(fused)
+    before = (p.detach().clone(), {k: v.clone() for k, v in opt.state[p].items()})
+    assert step_unless(opt, torch.tensor(True)).item() == 1.0
+    assert torch.equal(p, before[0])
+    assert all(torch.equal(v, before[1][k]) for k, v in opt.state[p].items())
+    assert getattr(opt, "found_inf", None) is None  # the next step is not skipped by accident
+
+    expected, q = _adam_with_state(fused)
+    expected.step()
+    assert step_unless(opt, torch.tensor(False)).item() == 0.0
+    assert torch.equal(p, q)
+    assert all(torch.equal(v, expected.state[q][k]) for k, v in opt.state[p].items())
+
+
+def test_device_streak_counts_runs_of_skipped_minibatches():
+    streak = trainer._DeviceStreak()
+    assert streak.read() is None
+    for skipped in [1, 1, 0, 2, 1, 1, 0]:
+        streak.add(torch.tensor(float(skipped)), streak=0)
+    assert streak.read() == (6, 0, 3)  # total 6, no run now, longest run 3 (2 steps count once)
+    streak.add(torch.tensor(1.0), streak=4)  # a run the host already counted goes on
+    streak.add(torch.tensor(1.0), streak=99)  # only the first add of a tick takes the host's
+    assert streak.read() == (2, 6, 6)

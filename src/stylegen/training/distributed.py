@@ -302,21 +302,25 @@ def all_reduce_sum_(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
-def reduce_gradients(params: Sequence[torch.nn.Parameter], flag: float = 0.0) -> float:
+def reduce_gradients(
+    params: Sequence[torch.nn.Parameter], flag: torch.Tensor | float = 0.0
+) -> torch.Tensor:
     """Sum the gradients of `params` over processes (one flat all-reduce); return summed `flag`.
 
     `flag` rides along in the same message (e.g. 1.0 where a process saw a non-finite loss), so
-    every process learns the total without a second round trip. Missing gradients count as
-    zeros in the sum and stay missing.
+    every process learns the total without a second round trip. It comes back as a 0-dim
+    float32 tensor on the gradients' device and is never read here: the caller decides whether
+    to wait for its value. Missing gradients count as zeros in the sum and stay missing.
     """
+    device = params[0].device if params else torch.device("cpu")
+    flag = torch.as_tensor(flag, dtype=torch.float32).to(device).reshape(())
     if not info().enabled:
         return flag
-    device = params[0].device if params else torch.device("cpu")
     pieces = [
         p.grad.flatten() if p.grad is not None else torch.zeros(p.numel(), device=device)
         for p in params
     ]
-    pieces.append(torch.tensor([float(flag)], device=device))
+    pieces.append(flag.reshape(1))
     flat = torch.cat(pieces)
     dist.all_reduce(flat, op=dist.ReduceOp.SUM)
     offset = 0
@@ -325,7 +329,7 @@ def reduce_gradients(params: Sequence[torch.nn.Parameter], flag: float = 0.0) ->
         if p.grad is not None:
             p.grad.copy_(flat[offset : offset + n].view_as(p.grad))
         offset += n
-    return float(flat[-1])
+    return flat[-1]
 
 
 def broadcast_module_(module: torch.nn.Module) -> None:

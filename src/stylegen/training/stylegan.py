@@ -52,7 +52,14 @@ from stylegen.training.stylegan_config import (
     magnitude_ema_beta,
     transition_weight,
 )
-from stylegen.training.trainer import Family, ProgressFn, read_run_config, resume_run, start_run
+from stylegen.training.trainer import (
+    Family,
+    ProgressFn,
+    read_run_config,
+    resume_run,
+    start_run,
+    step_unless,
+)
 
 __all__ = [
     "STYLEGAN",
@@ -67,6 +74,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# Devices on which the optimisers use torch's fused Adam (one kernel for all parameters; it
+# also skips a step for a non-finite loss without a device sync, see trainer.step_unless).
+FUSED_ADAM_DEVICES = ("cpu", "cuda")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,7 +227,8 @@ class StyleGANStep:
         # The base rates (lazy-regularisation scaling included) that --lr-rampdown scales.
         self.base_lrs = [[g["lr"] for g in opt.param_groups] for opt in (self.opt_G, self.opt_D)]
         self.pl_mean = torch.zeros([], device=self.device)
-        self.skipped = 0  # optimiser steps skipped in the current minibatch
+        # optimiser steps skipped in the current minibatch, a count on the device
+        self.skipped: torch.Tensor | int = 0
         self.stats = StatsCollector()
         self.grid_z, self.grid_c = self._grid_latents()
         self._set_cond_weight(0)
@@ -229,7 +241,7 @@ class StyleGANStep:
             lr, betas = losses.lazy_reg_params(lr, betas, reg_interval)
         # The fused kernel updates every parameter in one call: the per-parameter loop of the
         # default implementation was ~4% of a small CPU step (RESULTS.md, 2026-12-06).
-        fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+        fused = all(p.is_floating_point() and p.device.type in FUSED_ADAM_DEVICES for p in params)
         return torch.optim.Adam(
             params, lr=lr, betas=tuple(float(b) for b in betas), eps=1e-8, fused=fused
         )
@@ -322,26 +334,25 @@ class StyleGANStep:
 
         Every shard's loss is scaled by 1 / num_shards, so the step sees the mean over the global
         batch whatever the number of processes. A non-finite loss on any shard of any process
-        skips the step everywhere and is counted.
+        skips the step everywhere and is counted. Whether a loss was finite stays on the device
+        (a GPU never waits for the host here); the trainer reads the count once per tick.
         """
         opt.zero_grad(set_to_none=True)
         gain = 1.0 / self.layout.num_shards
-        bad = 0.0
+        bad = torch.zeros((), device=self.device)
         for k in range(len(self.shard_rngs)):
             with self._shard_rng(k):
                 loss = shard_loss(k)
-                if not torch.isfinite(loss):
-                    bad = 1.0
-                    continue
+                bad = bad + torch.isfinite(loss).logical_not()
+                # A non-finite loss still runs its backward: the step is skipped whatever its
+                # gradients hold, and not branching keeps the host from waiting on the device.
                 (loss * gain if gain != 1.0 else loss).backward()
         params = [p for p in module.parameters() if p.requires_grad]
-        if distributed.reduce_gradients(params, bad) > 0:
-            self.skipped += 1
-            return
+        skip = distributed.reduce_gradients(params, bad) > 0
         for p in module.parameters():
             if p.grad is not None:
                 torch.nan_to_num_(p.grad, nan=0, posinf=1e5, neginf=-1e5)
-        opt.step()
+        self.skipped = self.skipped + step_unless(opt, skip)
 
     def _phase_G(self, z, c) -> torch.Tensor:
         finetune.set_requires_grad(self.G, True, self.frozen)
@@ -410,9 +421,10 @@ class StyleGANStep:
             total = total + r1.mean() * cfg.r1_interval
         return total
 
-    def train_step(self, cur_nimg: int, batch_idx: int) -> int:
+    def train_step(self, cur_nimg: int, batch_idx: int) -> torch.Tensor | int:
         """One minibatch: all due phases over every local shard, then EMA; returns the number
-        of optimiser steps skipped for non-finite losses."""
+        of optimiser steps skipped for non-finite losses (a 0-dim tensor on the step's device,
+        not read here)."""
         cfg = self.cfg
         n = cfg.batch_gpu
         self.cur_nimg = cur_nimg

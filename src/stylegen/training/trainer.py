@@ -95,8 +95,9 @@ class TrainingStep(Protocol):
     total_nimg: int  # train until this many images
     stats: StatsCollector  # the step reports its losses here
 
-    def train_step(self, cur_nimg: int, batch_idx: int) -> int:
-        """One minibatch; returns the number of optimiser steps skipped for non-finite loss."""
+    def train_step(self, cur_nimg: int, batch_idx: int) -> int | torch.Tensor:
+        """One minibatch; returns the number of optimiser steps skipped for non-finite loss: an
+        int, or a 0-dim tensor left on the step's device (read by the trainer once a tick)."""
         ...
 
     def tick_stats(self) -> dict[str, Any]:
@@ -147,6 +148,7 @@ class Trainer:
         self.tick = 0
         self.nonfinite_total = 0  # optimiser steps skipped, over the whole run
         self.nonfinite_streak = 0  # minibatches in a row with a skipped step
+        self._nonfinite_on_device = _DeviceStreak()  # the same, not yet read from the device
         self._stop_requested = False
 
     def run(self) -> Path | None:
@@ -219,18 +221,39 @@ class Trainer:
         for name, panels in getattr(self.step, "figures", {}).items():
             plot_panels(stats_file, self.run_dir / name, panels)
 
-    def _check_divergence(self, skipped: int) -> None:
-        """Stop once whole minibatches keep producing non-finite losses."""
+    def _check_divergence(self, skipped: int | torch.Tensor) -> None:
+        """Stop once whole minibatches keep producing non-finite losses.
+
+        A step that returns its count as a tensor (StyleGAN's, still on its device) is not read
+        here: the counts add up on the device and `_settle_nonfinite` reads them at the tick's
+        end, so a GPU minibatch never waits for the host. A run that diverges then stops at that
+        tick instead of at once; the skipped steps have left its weights untouched meanwhile.
+        """
+        if isinstance(skipped, torch.Tensor):
+            self._nonfinite_on_device.add(skipped, self.nonfinite_streak)
+            return
         self.nonfinite_total += skipped
         self.nonfinite_streak = self.nonfinite_streak + 1 if skipped else 0
-        if self.nonfinite_streak >= self.cfg.max_nonfinite:
+        self._raise_if_diverged(self.nonfinite_streak)
+
+    def _settle_nonfinite(self) -> None:
+        """Read the device's skipped-step counts since the last call (one sync) and check them."""
+        counts = self._nonfinite_on_device.read()
+        if counts is not None:
+            total, self.nonfinite_streak, longest = counts
+            self.nonfinite_total += total
+            self._raise_if_diverged(longest)
+
+    def _raise_if_diverged(self, streak: int) -> None:
+        if streak >= self.cfg.max_nonfinite:
             raise TrainingDivergedError(
-                f"losses were not finite for {self.nonfinite_streak} steps in a row at "
+                f"losses were not finite for {streak} steps in a row by "
                 f"kimg {self.cur_nimg / 1000:.2f}; the last good snapshot in {self.run_dir} "
                 f"is intact: {self.step.divergence_hint} and resume"
             )
 
     def _end_tick(self, start_nimg: int, tick_sec: float, total_sec: float) -> dict[str, Any]:
+        self._settle_nonfinite()
         stats_collector = self.step.stats
         if self.dist.enabled:  # means over every process's samples
             names = distributed.all_gather_objects(stats_collector.names())
@@ -257,6 +280,7 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         """The step's state plus the loop's counters; collective with several processes."""
+        self._settle_nonfinite()
         counters = [self.cur_nimg, self.batch_idx, self.tick, self.nonfinite_total]
         return {**self.step.state_dict(), "counters": torch.tensor(counters)}
 
@@ -355,6 +379,52 @@ def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> int:
     loss.backward()
     opt.step()
     return 0
+
+
+class _DeviceStreak:
+    """Skipped-step counts of minibatches whose count is a device tensor, kept on that device
+    until `read`: the total, the current run of minibatches with a skipped step, and the
+    longest run since the last read."""
+
+    def __init__(self) -> None:
+        self._counts: torch.Tensor | None = None  # [total, streak, longest] on the device
+
+    def add(self, skipped: torch.Tensor, streak: int) -> None:
+        if self._counts is None:  # continue the streak the host knows of
+            self._counts = torch.tensor([0, streak, streak], device=skipped.device)
+        total, current, longest = self._counts.unbind()
+        hit = (skipped > 0).to(current.dtype)
+        current = (current + 1) * hit
+        total = total + skipped.to(total.dtype)
+        self._counts = torch.stack([total, current, torch.maximum(longest, current)])
+
+    def read(self) -> tuple[int, int, int] | None:
+        """(total, streak, longest) since the last read, or None if nothing was added."""
+        if self._counts is None:
+            return None
+        total, current, longest = (int(v) for v in self._counts.tolist())
+        self._counts = None
+        return total, current, longest
+
+
+def step_unless(opt: torch.optim.Optimizer, skip: torch.Tensor) -> torch.Tensor:
+    """`opt.step()` unless the 0-dim bool `skip` is true; returns `skip` as 0 or 1 (float32).
+
+    A fused optimiser (torch.optim.Adam(fused=True)) takes the decision on the device, as it
+    does under AMP's GradScaler: its kernel leaves weights and moments alone and undoes its step
+    count where `found_inf` is non-zero, so the host never waits for the device to learn
+    whether a loss was finite. Others read `skip` (a device sync on a GPU).
+    """
+    flag = skip.to(torch.float32)
+    if opt.defaults.get("fused"):
+        opt.found_inf = flag  # type: ignore[attr-defined]  # read by Optimizer.step
+        try:
+            opt.step()
+        finally:
+            opt.found_inf = None  # type: ignore[attr-defined]
+    elif not skip.item():
+        opt.step()
+    return flag
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
