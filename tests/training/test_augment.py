@@ -11,6 +11,7 @@ import torch
 from scipy import ndimage
 
 from stylegen.errors import UserError
+from stylegen.training import augment
 from stylegen.training.augment import (
     AUGPIPE_PRESETS,
     AdaController,
@@ -139,6 +140,24 @@ def test_untouched_images_pass_bit_exactly() -> None:
     out = y(x, generator=gen(1))
     same = (out == x).flatten(1).all(dim=1)
     assert 10 < int(same.sum()) < 64
+
+
+@pytest.mark.parametrize("c", [1, 3])
+def test_whole_batch_path_equals_the_subset_path(monkeypatch, c: int) -> None:
+    # On a GPU every image is transformed and the mask picks (no host read of the mask); the
+    # CPU transforms only the selected ones. Same draws, same images, same gradients.
+    x = images(n=64, c=c, h=8, w=8).requires_grad_(True)
+    pipe = AugmentPipe.from_preset("bgc")
+    pipe.set_p(0.05)
+    subset = pipe(x, generator=gen(5))
+    (grad_subset,) = torch.autograd.grad(subset.square().sum(), x)
+    monkeypatch.setattr(augment, "SUBSET_DEVICES", ())
+    whole = pipe(x, generator=gen(5))
+    (grad_whole,) = torch.autograd.grad(whole.square().sum(), x)
+    same = (subset == x).flatten(1).all(dim=1)
+    assert 0 < int(same.sum()) < 64  # some images transformed, some not
+    torch.testing.assert_close(whole, subset, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(grad_whole, grad_subset, rtol=1e-6, atol=1e-6)
 
 
 def test_seeded_generator_and_global_seed_are_deterministic() -> None:

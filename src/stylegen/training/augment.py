@@ -207,10 +207,19 @@ def _resample(images: torch.Tensor, M: torch.Tensor, supersample: int) -> torch.
     return out
 
 
+# Devices on which only the selected images are transformed. Finding them (nonzero) reads the
+# mask on the host; on a GPU that read would stall the device queue, so there every image is
+# transformed and the mask picks, as the official pipeline does for the whole batch.
+SUBSET_DEVICES = ("cpu",)
+
+
 def _apply_subset(
     x: torch.Tensor, mask: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]
 ) -> torch.Tensor:
     """Replace the images selected by `mask` with fn(their indices); the others pass unchanged."""
+    if x.device.type not in SUBSET_DEVICES:
+        every = torch.arange(x.shape[0], device=x.device)
+        return torch.where(mask.view(-1, 1, 1, 1), fn(every), x)
     idx = mask.nonzero().squeeze(1)
     if idx.numel() == 0:
         return x
