@@ -226,8 +226,8 @@ class Trainer:
 
         A step that returns its count as a tensor (StyleGAN's, still on its device) is not read
         here: the counts add up on the device and `_settle_nonfinite` reads them at the tick's
-        end, so a GPU minibatch never waits for the host. A run that diverges then stops at that
-        tick instead of at once; the skipped steps have left its weights untouched meanwhile.
+        end, so the host never waits for a GPU minibatch to finish. A run that diverges stops at
+        that tick instead of at once; the skipped steps have left its weights untouched.
         """
         if isinstance(skipped, torch.Tensor):
             self._nonfinite_on_device.add(skipped, self.nonfinite_streak)
