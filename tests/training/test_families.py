@@ -12,7 +12,7 @@ import torch
 from stylegen.commands import build_parser
 from stylegen.commands import train as train_command
 from stylegen.errors import UserError
-from stylegen.training import families, stylegan
+from stylegen.training import families, trainer
 from stylegen.training.stylegan import train
 from stylegen.training.stylegan_config import TrainConfig
 
@@ -127,11 +127,12 @@ def test_every_family_stops_at_its_minutes_budget(tmp_path, fake_clock, entry):
         dataclasses.replace(cfg, minutes=-1).resolved()
 
 
-# Each family's step in the variants whose code paths differ. Four minibatches: the lazy
-# regularisers run on minibatch 0, ADA adjusts after its 4-minibatch interval.
+# Each family's step in the variants whose code paths differ; StyleGAN2 also with the
+# augmentations running (p fixed above zero; on a GPU over the whole batch, mask-picked).
 DEVICE_VARIANTS = {
     "stylegan2": ("stylegan", dict(pl_weight=2.0)),
     "stylegan2-shared-fakes": ("stylegan", dict(shared_fakes=True)),
+    "stylegan2-augmented": ("stylegan", dict(aug="fixed", aug_p=0.5)),
     "stylegan3-t": ("stylegan", dict(arch="stylegan3-t")),
     **{arch: ("baseline", dict(arch=arch)) for arch in ("gan", "dcgan", "cgan", "vae")},
     "progan": ("progressive", {}),
@@ -141,20 +142,19 @@ DEVICE_VARIANTS = {
 
 
 @pytest.mark.parametrize("variant", DEVICE_VARIANTS)
-def test_training_steps_stay_on_the_steps_device(monkeypatch, variant):
-    # No GPU in CI: the "meta" device stands in for one (mixing it with a CPU tensor raises as
-    # CUDA does). Meta tensors hold no values, so the few places a step reads one (finite
-    # checks, stats, ADA's adjustment) see "finite" and zeros.
-    isfinite, item, tolist = torch.isfinite, torch.Tensor.item, torch.Tensor.tolist
-    monkeypatch.setattr(
-        torch, "isfinite", lambda x: torch.ones((), dtype=torch.bool) if x.is_meta else isfinite(x)
-    )
-    monkeypatch.setattr(torch.Tensor, "item", lambda t: 0.0 if t.is_meta else item(t))
-    monkeypatch.setattr(
-        torch.Tensor,
-        "tolist",
-        lambda t: torch.zeros(t.shape, dtype=t.dtype).tolist() if t.is_meta else tolist(t),
-    )
+def test_training_steps_stay_on_the_device_and_never_wait_for_it(monkeypatch, variant):
+    # No GPU in CI: the "meta" device stands in for one. Mixing a meta tensor with a CPU one
+    # raises as CUDA does, and reading a value (bool, item, tolist: what makes the host wait
+    # for a GPU) raises too, so three minibatches run through only if every tensor stays on the
+    # step's device and nothing is read back: finite checks and skipped-step counts stay on it
+    # (torch's fused Adam skips a bad step there; its device check is let through for meta).
+    # Minibatch 0 runs the lazy regularisers. The fourth is ADA's adjustment, which reads its
+    # statistics once per 4-minibatch interval as the official code does: reads may return
+    # zeros there.
+    monkeypatch.setattr(trainer, "FUSED_ADAM_DEVICES", ("cpu", "cuda", "meta"))
+    allow = lambda *args, **kwargs: None  # noqa: E731
+    adam_module = importlib.import_module("torch.optim.adam")
+    monkeypatch.setattr(adam_module, "_device_dtype_check_for_fused", allow)
     kind, extra = DEVICE_VARIANTS[variant]
     entry = families.for_kind(kind)
     cfg = entry.config_class()(outdir="unused", threads=1, **{**BUDGET_CONFIGS[kind], **extra})
@@ -162,36 +162,17 @@ def test_training_steps_stay_on_the_steps_device(monkeypatch, variant):
     family = entry.family()
     torch.manual_seed(0)
     step = family.build_step(cfg, family.open_data(cfg), torch.device("meta"))
-    for i in range(4):
-        step.train_step(i * 8, i)
     networks = [m for m in vars(step).values() if isinstance(m, torch.nn.Module)]
-    assert networks and all(p.is_meta for m in networks for p in m.parameters())
-
-
-NO_WAIT_VARIANTS = {
-    **{v: DEVICE_VARIANTS[v][1] for v in ("stylegan2", "stylegan2-shared-fakes", "stylegan3-t")},
-    # p fixed above zero: the augmentations run (on a GPU over the whole batch, mask-picked)
-    "stylegan2-augmented": dict(aug="fixed", aug_p=0.5),
-}
-
-
-@pytest.mark.parametrize("variant", NO_WAIT_VARIANTS)
-def test_stylegan_minibatches_never_wait_for_the_device(monkeypatch, variant):
-    # On the meta device reading a value (bool, item, tolist: what makes the host wait for a
-    # GPU) raises, so these minibatches run through only if none is read: finite checks and
-    # skipped-step counts stay on the device. Meta has no fused Adam kernel check of its own;
-    # the fused update (whose found_inf skips a step on the device) is let through for it.
-    # ADA reads its statistics every 4th minibatch, as the official code does: 3 are run.
-    monkeypatch.setattr(stylegan, "FUSED_ADAM_DEVICES", ("cpu", "cuda", "meta"))
-    allow = lambda *args, **kwargs: None  # noqa: E731
-    adam_module = importlib.import_module("torch.optim.adam")
-    monkeypatch.setattr(adam_module, "_device_dtype_check_for_fused", allow)
-    entry = families.for_kind("stylegan")
-    extra = NO_WAIT_VARIANTS[variant]
-    cfg = entry.config_class()(outdir="unused", threads=1, **BUDGET_CONFIGS["stylegan"], **extra)
-    cfg = cfg.resolved()
-    family = entry.family()
-    step = family.build_step(cfg, family.open_data(cfg), torch.device("meta"))
-    assert step.opt_G.defaults["fused"]
+    optimisers = [o for o in vars(step).values() if isinstance(o, torch.optim.Optimizer)]
+    assert optimisers and all(o.defaults["fused"] for o in optimisers)
     skipped = [step.train_step(i * 8, i) for i in range(3)]
-    assert all(s.is_meta and s.shape == () for s in skipped)
+    assert all(isinstance(s, torch.Tensor) and s.is_meta for s in skipped)
+    item, tolist = torch.Tensor.item, torch.Tensor.tolist
+    monkeypatch.setattr(torch.Tensor, "item", lambda t: 0.0 if t.is_meta else item(t))
+    monkeypatch.setattr(
+        torch.Tensor,
+        "tolist",
+        lambda t: torch.zeros(t.shape, dtype=t.dtype).tolist() if t.is_meta else tolist(t),
+    )
+    step.train_step(3 * 8, 3)
+    assert networks and all(p.is_meta for m in networks for p in m.parameters())

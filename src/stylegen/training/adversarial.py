@@ -23,7 +23,7 @@ from stylegen.training import losses
 from stylegen.training.baselines_base import BaselineStep, build_gan
 from stylegen.training.baselines_config import BaselineConfig
 from stylegen.training.stats import Panel
-from stylegen.training.trainer import optimizer_step
+from stylegen.training.trainer import adam, optimizer_step
 
 __all__ = ["ACCURACY_PANELS", "AdversarialStep", "d_accuracy"]
 
@@ -62,11 +62,11 @@ class AdversarialStep(BaselineStep):
         G, D = build_gan(cfg, ds.resolution, ds.num_channels, self.c_dim)
         self.G, self.D = G.to(device).train(), D.to(device).train()
         betas = (cfg.beta1, cfg.beta2)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)
+        self.opt_G = adam(self.G.parameters(), lr=cfg.lr, betas=betas)
+        self.opt_D = adam(self.D.parameters(), lr=cfg.lr, betas=betas)
         self.grid_z, self.grid_c = self._grid_latents(cfg.z_dim)
 
-    def train_step(self, cur_nimg: int, batch_idx: int) -> int:
+    def train_step(self, cur_nimg: int, batch_idx: int) -> torch.Tensor | int:
         self.iteration = batch_idx
         real, c = self._real(batch_idx)
         fake = self.G(self._noise(real.shape[0], self.cfg.z_dim), c)

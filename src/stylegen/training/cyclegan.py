@@ -57,6 +57,7 @@ from stylegen.training.stats import StatsCollector
 from stylegen.training.trainer import (
     Family,
     ProgressFn,
+    adam,
     optimizer_step,
     read_run_config,
     resume_run,
@@ -183,10 +184,10 @@ class CycleGANStep:
         nets = build_cyclegan(cfg, self.data.num_channels)
         self.G_AB, self.G_BA, self.D_A, self.D_B = (n.to(self.device).train() for n in nets)
         betas = (cfg.beta1, cfg.beta2)
-        self.opt_G = torch.optim.Adam(
+        self.opt_G = adam(
             itertools.chain(self.G_AB.parameters(), self.G_BA.parameters()), lr=cfg.lr, betas=betas
         )
-        self.opt_D = torch.optim.Adam(
+        self.opt_D = adam(
             itertools.chain(self.D_A.parameters(), self.D_B.parameters()), lr=cfg.lr, betas=betas
         )
         self.pool_A = ImagePool(cfg.pool_size, seed=cfg.seed * 2 + 1)
@@ -219,7 +220,7 @@ class CycleGANStep:
                 group["lr"] = lr
         return lr
 
-    def train_step(self, cur_nimg: int, batch_idx: int) -> int:
+    def train_step(self, cur_nimg: int, batch_idx: int) -> torch.Tensor | int:
         """One minibatch: both generators, then both discriminators; returns the number of
         optimiser steps skipped for non-finite losses."""
         cfg = self.cfg

@@ -54,7 +54,15 @@ from stylegen.training.growth import GrowthSchedule, GrowthState
 from stylegen.training.progressive_config import ProgressiveConfig, network_configs
 from stylegen.training.stats import StatsCollector
 from stylegen.training.stylegan import Batches, open_training_data
-from stylegen.training.trainer import Family, ProgressFn, read_run_config, resume_run, start_run
+from stylegen.training.trainer import (
+    Family,
+    ProgressFn,
+    adam,
+    optimizer_step,
+    read_run_config,
+    resume_run,
+    start_run,
+)
 
 __all__ = [
     "FAMILY",
@@ -144,13 +152,9 @@ class ProgressiveStep:
         self.img_resolution = ds.resolution
         # Fine-tuning may keep parts fixed (FreezeD, the mapping): they get no optimiser state.
         self.frozen = finetune.frozen_parameters(self.G, self.D, cfg.freeze_d, cfg.freeze_mapping)
-        adam = dict(betas=(0.0, 0.99), eps=1e-8)
-        self.opt_G = torch.optim.Adam(
-            finetune.trainable(self.G, self.frozen), lr=self.schedule.glr, **adam
-        )
-        self.opt_D = torch.optim.Adam(
-            finetune.trainable(self.D, self.frozen), lr=self.schedule.dlr, **adam
-        )
+        rates = dict(betas=(0.0, 0.99), eps=1e-8)
+        self.opt_G = adam(finetune.trainable(self.G, self.frozen), lr=self.schedule.glr, **rates)
+        self.opt_D = adam(finetune.trainable(self.D, self.frozen), lr=self.schedule.dlr, **rates)
         self.growth = self.schedule.at(0)
         self.batch = self.growth.batch
         self.total_nimg = int(cfg.kimg * 1000)
@@ -185,7 +189,7 @@ class ProgressiveStep:
 
     # -- one minibatch ----------------------------------------------------------------------
 
-    def train_step(self, cur_nimg: int, batch_idx: int) -> int:
+    def train_step(self, cur_nimg: int, batch_idx: int) -> torch.Tensor | int:
         s = self._advance(cur_nimg)
         self.skipped = 0
         real, real_c = self.batches.next()
@@ -210,12 +214,7 @@ class ProgressiveStep:
         return self.skipped
 
     def _optimise(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-        opt.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
-            self.skipped += 1
-            return
-        loss.backward()
-        opt.step()
+        self.skipped = self.skipped + optimizer_step(opt, loss)
 
     def _z(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.G.z_dim, device=self.device)

@@ -32,7 +32,7 @@ from stylegen.ops.resize import bicubic_down, bicubic_up
 from stylegen.training.baselines_base import EpochBatches, evaluating
 from stylegen.training.sr_config import MIN_LR_PATCH, SRConfig, hr_patch
 from stylegen.training.stats import Panel, StatsCollector
-from stylegen.training.trainer import Family, ProgressFn, start_run
+from stylegen.training.trainer import Family, ProgressFn, adam, optimizer_step, start_run
 
 __all__ = ["SR", "SRStep", "build_upscaler", "resume", "train"]
 
@@ -50,7 +50,7 @@ def _adam(net: SRCNN | ESPCN, lr: float) -> torch.optim.Adam:
     correction would otherwise jump far from bicubic in the first steps."""
     last = list(net.body[-1].parameters())
     rest = [p for p in net.parameters() if all(p is not q for q in last)]
-    return torch.optim.Adam([{"params": rest, "lr": lr}, {"params": last, "lr": lr / 10}])
+    return adam([{"params": rest, "lr": lr}, {"params": last, "lr": lr / 10}])
 
 
 def _psnr(mse: torch.Tensor) -> torch.Tensor:
@@ -120,19 +120,13 @@ class SRStep:
         crops = [im[:, y : y + p, x : x + p] for im, y, x in zip(img, ys, xs)]
         return uint8_to_float(torch.stack(crops)).to(self.device)
 
-    def train_step(self, cur_nimg: int, batch_idx: int) -> int:
+    def train_step(self, cur_nimg: int, batch_idx: int) -> torch.Tensor | int:
         hr = self.patches(batch_idx)
         lr = bicubic_down(hr, self.cfg.scale)
         pred = self.net(lr)
         mse = (pred - hr).square().flatten(1).mean(1)
         loss = mse.mean()
-        self.opt.zero_grad(set_to_none=True)
-        skipped = 0
-        if torch.isfinite(loss):
-            loss.backward()
-            self.opt.step()
-        else:
-            skipped = 1
+        skipped = optimizer_step(self.opt, loss)
         with torch.no_grad():
             base = (bicubic_up(lr, self.cfg.scale).clamp(-1, 1) - hr).square().flatten(1).mean(1)
             out = (pred.detach().clamp(-1, 1) - hr).square().flatten(1).mean(1)

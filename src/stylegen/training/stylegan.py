@@ -55,6 +55,7 @@ from stylegen.training.stylegan_config import (
 from stylegen.training.trainer import (
     Family,
     ProgressFn,
+    adam,
     read_run_config,
     resume_run,
     start_run,
@@ -74,10 +75,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-# Devices on which the optimisers use torch's fused Adam (one kernel for all parameters; it
-# also skips a step for a non-finite loss without a device sync, see trainer.step_unless).
-FUSED_ADAM_DEVICES = ("cpu", "cuda")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,12 +236,10 @@ class StyleGANStep:
         betas: tuple[float, ...] = (0.0, 0.99)
         if reg_interval:
             lr, betas = losses.lazy_reg_params(lr, betas, reg_interval)
-        # The fused kernel updates every parameter in one call: the per-parameter loop of the
-        # default implementation was ~4% of a small CPU step (RESULTS.md, 2026-12-06).
-        fused = all(p.is_floating_point() and p.device.type in FUSED_ADAM_DEVICES for p in params)
-        return torch.optim.Adam(
-            params, lr=lr, betas=tuple(float(b) for b in betas), eps=1e-8, fused=fused
-        )
+        # Fused where it can be: the per-parameter loop of the default implementation was ~4%
+        # of a small CPU step (RESULTS.md, 2026-12-06), and only the fused kernel skips a bad
+        # step without the host reading the loss (trainer.step_unless).
+        return adam(params, lr=lr, betas=tuple(float(b) for b in betas), eps=1e-8)
 
     def _grid_latents(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Fixed latents for sample grids: 8x8, one row per class when conditional."""

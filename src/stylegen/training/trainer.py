@@ -25,7 +25,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +50,9 @@ from stylegen.training.stats import (
 )
 
 __all__ = [
+    "adam",
     "optimizer_step",
+    "step_unless",
     "Family",
     "Progress",
     "ProgressFn",
@@ -369,16 +371,28 @@ class Trainer:
         raise KeyboardInterrupt
 
 
-def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> int:
+# Devices on which `adam` builds torch's fused Adam: one kernel for every parameter, and it can
+# skip a step for a non-finite loss on the device (see step_unless).
+FUSED_ADAM_DEVICES = ("cpu", "cuda")
+
+
+def adam(params: Iterable[Any], **kwargs: Any) -> torch.optim.Adam:
+    """torch.optim.Adam over `params` (tensors or param-group dicts), fused where every
+    parameter is a floating-point tensor on one of FUSED_ADAM_DEVICES."""
+    params = list(params)
+    tensors = [t for g in params for t in (g["params"] if isinstance(g, dict) else [g])]
+    fused = all(t.is_floating_point() and t.device.type in FUSED_ADAM_DEVICES for t in tensors)
+    return torch.optim.Adam(params, fused=fused, **kwargs)
+
+
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> torch.Tensor:
     """Backward + step for the families' plain optimiser steps; a non-finite loss skips the step
-    (returns 1, counted by the trainer as a skipped step) so one bad batch cannot poison the
-    weights."""
+    (returns 1, else 0, as a 0-dim tensor on the loss's device that the trainer counts as a
+    skipped step) so one bad batch cannot poison the weights. The backward runs either way:
+    deciding on the host whether to run it would make the host wait for a GPU."""
     opt.zero_grad(set_to_none=True)
-    if not torch.isfinite(loss):
-        return 1
     loss.backward()
-    opt.step()
-    return 0
+    return step_unless(opt, torch.isfinite(loss).logical_not())
 
 
 class _DeviceStreak:

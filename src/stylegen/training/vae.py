@@ -22,7 +22,7 @@ from stylegen.training import losses
 from stylegen.training.baselines_base import BaselineStep, build_vae, evaluating
 from stylegen.training.baselines_config import BaselineConfig
 from stylegen.training.stats import Panel
-from stylegen.training.trainer import optimizer_step
+from stylegen.training.trainer import adam, optimizer_step
 
 __all__ = ["VAEStep", "vae_terms"]
 
@@ -68,11 +68,11 @@ class VAEStep(BaselineStep):
         super().__init__(cfg, ds, device)
         self.vae = build_vae(cfg, ds.resolution, ds.num_channels, self.c_dim).to(device).train()
         betas = (cfg.beta1, cfg.beta2)
-        self.opt = torch.optim.Adam(self.vae.parameters(), lr=cfg.lr, betas=betas)
+        self.opt = adam(self.vae.parameters(), lr=cfg.lr, betas=betas)
         self.grid_z, self.grid_c = self._grid_latents(cfg.z_dim)
         self.recon_img, self.recon_c = self._recon_inputs()
 
-    def train_step(self, cur_nimg: int, batch_idx: int) -> int:
+    def train_step(self, cur_nimg: int, batch_idx: int) -> torch.Tensor | int:
         cfg = self.cfg
         self.iteration = batch_idx
         real, c = self._real(batch_idx)
