@@ -8,7 +8,7 @@ import torch
 
 import stylegen
 from stylegen.commands import main
-from stylegen.devices import available_devices, check_device
+from stylegen.devices import available_devices, check_device, prepare_for_training
 from stylegen.errors import UserError
 
 
@@ -109,3 +109,30 @@ def test_library_entry_points(no_gpu, tmp_path):
     with pytest.raises(UserError, match="device 'cuda:1' is not available"):
         stylegen.train(cfg)
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.fixture
+def saved_backend_flags():
+    # restored by hand: monkeypatch cannot restore torch's cuBLAS flag attribute
+    flags = _backend_flags()
+    yield
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32 = flags[:2]
+    torch.backends.cuda.matmul.allow_tf32 = flags[2]
+
+
+def _backend_flags() -> tuple[bool, bool, bool]:
+    return (
+        torch.backends.cudnn.benchmark,
+        torch.backends.cudnn.allow_tf32,
+        torch.backends.cuda.matmul.allow_tf32,
+    )
+
+
+@pytest.mark.usefixtures("saved_backend_flags")
+def test_training_on_cuda_autotunes_and_keeps_float32_exact():
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    prepare_for_training(torch.device("cpu"))
+    assert _backend_flags() == (False, True, True)  # other devices: nothing changes
+    prepare_for_training(torch.device("cuda", 1))  # only flags: no GPU needed to set them
+    assert _backend_flags() == (True, False, False)

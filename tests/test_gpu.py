@@ -89,6 +89,8 @@ def test_training_steps_on_cuda_give_finite_losses(tmp_path, precision):
         STYLEGAN, _cfg(tmp_path, precision=precision, G_overrides=fp16, D_overrides=fp16)
     )
     assert next(step.G.parameters()).device.type == "cuda"
+    # as the official training loops: cuDNN autotuning, no TF32 in float32
+    assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.allow_tf32
     if precision == "mixed":
         assert step.G.synthesis.b32.reduced_precision and step.D.b32.reduced_precision
     for i in range(2):  # step 0 runs every phase (G, G reg, D + R1)

@@ -9,11 +9,15 @@ PyTorch. No CUDA work happens at import.
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from stylegen.errors import UserError
 
-__all__ = ["available_devices", "check_device"]
+__all__ = ["available_devices", "check_device", "prepare_for_training"]
+
+log = logging.getLogger(__name__)
 
 
 def _cuda_count() -> int:
@@ -81,3 +85,17 @@ def check_device(name: str | torch.device) -> torch.device:
             raise UserError(f"device {str(name)!r} does not exist; {_available_text()}")
         return device
     raise UserError(f"device {str(name)!r} is not supported by stylegen; {_available_text()}")
+
+
+def prepare_for_training(device: torch.device) -> None:
+    """Process-wide CUDA settings for training on `device`, as the official StyleGAN2-ADA and
+    StyleGAN3 training loops set them: cuDNN times its convolution algorithms once per shape
+    (a training run repeats the same shapes), and float32 stays float32 (TF32 off for cuDNN,
+    whose default is on, and for cuBLAS), so "fp32" means the same maths on every device;
+    `--precision mixed` is the fast option. Nothing changes on other devices."""
+    if device.type != "cuda":
+        return
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    log.info("CUDA: cuDNN autotuning on, TF32 off (float32 convolutions and matmuls)")

@@ -36,7 +36,7 @@ import torch
 
 from stylegen import runs
 from stylegen.config import config_from_dict, config_to_dict
-from stylegen.devices import check_device
+from stylegen.devices import check_device, prepare_for_training
 from stylegen.errors import TrainingDivergedError, UserError
 from stylegen.fileio import atomic_dir
 from stylegen.images import save_image
@@ -484,6 +484,7 @@ def new_step(family: Family, cfg: Any, data: Any = None) -> TrainingStep:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = distributed.process_device(cfg.device)
+    prepare_for_training(device)
     torch.manual_seed(cfg.seed)
     return family.build_step(cfg, family.open_data(cfg) if data is None else data, device)
 
