@@ -2,6 +2,7 @@
 
 import json
 
+import torch
 from PIL import Image
 
 from stylegen.commands import main
@@ -158,3 +159,24 @@ def test_demo_trains_at_batch_8_on_a_cpu_without_bfloat16_hardware(tmp_path, mon
         assert main(["demo", "--outdir", str(tmp_path / "runs"), "--minutes", "1"]) == 0
         assert (seen[-1].batch, seen[-1].minutes, seen[-1].device) == (batch, 1.0, "cpu")
     assert seen[-1].outdir == str(tmp_path / "runs")
+
+
+def test_a_run_started_on_a_gpu_resumes_on_the_cpu(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "runs"
+    tiny = ["--preset", "tiny", "--max-size", "64", "--threads", "2", "--outdir", str(out)]
+    assert main(["train", "--data", "fashion-mnist", "--kimg", "0.016", *tiny]) == 0
+    run = next(out.iterdir())
+    # As if trained on a GPU machine (its snapshot holds CPU tensors either way), now on a
+    # machine without one.
+    options_file = run / "training_options.json"
+    options = json.loads(options_file.read_text())
+    options_file.write_text(json.dumps({**options, "device": "cuda"}))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    assert main(["train", "--resume", str(run), "--kimg", "0.032"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "'cuda' is not available" in err, err
+    assert "--device cpu with --resume continues it on this machine's CPU" in err
+    resume_here = ["train", "--resume", str(run), "--device", "cpu", "--threads", "1"]
+    assert main([*resume_here, "--kimg", "0.032"]) == 0
+    assert (run / "snapshot-000000.032" / "model.safetensors").exists()

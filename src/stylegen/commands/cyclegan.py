@@ -107,7 +107,13 @@ def run_train(args: argparse.Namespace) -> int:
     if args.resume:
         snap = with_progress(
             lambda cb: resume_cyclegan(
-                args.resume, cb, args.epochs, args.decay_epochs, args.minutes
+                args.resume,
+                cb,
+                args.epochs,
+                args.decay_epochs,
+                args.minutes,
+                device=args.device,
+                threads=args.threads,
             )
         )
     else:

@@ -389,8 +389,10 @@ def _refuse_foreign_flags(args: argparse.Namespace, config: type, entry: Any) ->
         raise UserError(f"{flag} does not apply to {what}; leave it out")
 
 
-# The StyleGAN options a resumed run takes from the command line; it keeps all others.
-RESUME_FLAGS = ("kimg", "minutes", "batch_gpu", "dist_backend")
+# The StyleGAN options a resumed run takes from the command line; it keeps all others. Device,
+# threads, batch per GPU and backend fit the run to another machine (a run started on a GPU box
+# continues on a laptop with --device cpu); the rest would change the training itself.
+RESUME_FLAGS = ("kimg", "minutes", "device", "threads", "batch_gpu", "dist_backend")
 
 
 def _train(args: argparse.Namespace, cfg: TrainConfig | None, progress: Callable) -> Path:

@@ -384,12 +384,19 @@ def resume_cyclegan(
     epochs: int | None = None,
     decay_epochs: int | None = None,
     minutes: float | None = None,
+    *,
+    device: str | None = None,
+    threads: int | None = None,
 ) -> Path:
-    """Continue a CycleGAN run from its last snapshot (optionally with a longer schedule or a
-    new time budget, which counts from the restart)."""
+    """Continue a CycleGAN run from its last snapshot (optionally with a longer schedule, a
+    new time budget, which counts from the restart, or another device or thread count)."""
     cfg = read_options(run_dir)
     if minutes is not None:
         cfg.minutes = minutes  # checked with the rest when resume_run resolves the config
+    if device is not None:
+        cfg.device = device
+    if threads is not None:
+        cfg.threads = threads
     if epochs is not None:
         cfg.epochs = epochs
     if decay_epochs is not None:

@@ -544,7 +544,13 @@ def resume_run(
     """Continue `run_dir` from its newest snapshot with `cfg` (its options, maybe changed)."""
     run_dir = Path(run_dir)
     cfg = dataclasses.replace(cfg).resolved()
-    check_device(cfg.device)
+    try:
+        check_device(cfg.device)
+    except UserError as exc:  # e.g. a run started on a GPU machine, resumed on a laptop
+        raise UserError(
+            f"{exc} (the run trains on {cfg.device}; --device cpu with --resume continues it on "
+            "this machine's CPU)"
+        ) from None
     with distributed.session(cfg.device, family.backend(cfg)):
         snap = distributed.rank0_call(lambda: _resume_snapshot(run_dir))
         with _locked(run_dir):
