@@ -109,3 +109,16 @@ def test_bad_input_is_one_line_and_exit_2(setup, capsys):
     # The conditional network works with the labelled dataset.
     args = ["--network", str(cond), "--data", str(labelled), "--num", "4", *det]
     assert run(args, capsys)[0] == 0
+
+
+def test_max_real_makes_a_quick_look(setup, capsys):
+    tmp, det = setup
+    net = save_network(tmp / "nets" / "tiny")
+    data = image_folder(tmp / "data")
+    args = ["--network", str(net), "--data", str(data), "--num", "6", *det]
+    code, _, err = run([*args, "--metrics", "fid1k_full", "--max-real", "8"], capsys)
+    assert code == 0, err
+    fid = json.loads((tmp / "nets" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert fid["num_gen"] == 6 and fid["num_real"] == 8  # of the folder's 20
+    code, _, err = run([*args, "--max-real", "1"], capsys)
+    assert code == 2 and "--max-real 1 is too small" in err and "Traceback" not in err

@@ -200,3 +200,17 @@ def test_detector_is_a_plain_callable_wrapper(fake_dataset):
     det = InceptionFeatures(jit_script(TinyNet()), sha1="x", source="test")
     out = det(fake_dataset.images[:2])
     assert out.dtype == torch.float32 and out.shape == (2, 16) and det.feature_dim == 16
+
+
+def test_max_real_caps_the_real_images_of_every_metric(tmp_path, fake_dataset, tiny_detector):
+    sampler = dataset_sampler(FakeDataset(random_images(24, seed=5)))
+    kwargs = dict(dataset=fake_dataset, sampler=sampler, detector=tiny_detector, num=16)
+    results = calc_metrics(
+        ["fid1k_full", "kid1k_full", "pr1k3_full"], max_real=10, cache_dir=tmp_path, **kwargs
+    )
+    assert all(r["num_real"] == 10 for r in results)  # 24 without the cap (test above)
+    # the same fixed subset every time, so the number repeats
+    again = calc_metrics(["fid1k_full"], max_real=10, cache_dir=tmp_path / "other", **kwargs)
+    assert again[0]["value"] == pytest.approx(results[0]["value"])
+    with pytest.raises(UserError, match="--max-real 1 is too small; metrics need at least 2"):
+        calc_metrics(["fid1k_full"], max_real=1, cache_dir=tmp_path, **kwargs)

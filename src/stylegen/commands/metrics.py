@@ -15,7 +15,16 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--network", required=True, help="checkpoint folder or run folder")
     p.add_argument("--data", default=None, help="the dataset the network was trained on")
     p.add_argument("--metrics", default="fid50k_full", help="comma-separated, e.g. fid50k_full")
-    p.add_argument("--num", type=int, default=None, help="override every metric's image count")
+    p.add_argument(
+        "--num", type=int, default=None, help="generated images per metric (overrides the name's)"
+    )
+    p.add_argument(
+        "--max-real",
+        type=int,
+        default=None,
+        help="use at most N dataset images, a fixed random subset (default: all for FID, as "
+        "NVIDIA's _full metrics; --num 2000 --max-real 2000 for a quick look)",
+    )
     p.add_argument("--detector", default=None, help="FID Inception weights file (.pt / .pth)")
     p.add_argument("--detector-sha1", default=None, help="trust a detector file with this SHA-1")
     p.add_argument("--lpips", default=None, help="LPIPS/VGG16 weights for PPL ($STYLEGEN_LPIPS)")
@@ -42,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         labels=args.labels,
         mirror=args.mirror,
         num=args.num,
+        max_real=args.max_real,
         detector_path=args.detector,
         detector_sha1=args.detector_sha1,
         lpips_path=args.lpips,

@@ -318,8 +318,10 @@ class MetricContext:
         progress: bool = False,
         device: str | torch.device = "cpu",
         lpips_path: str | Path | None = None,
+        max_real: int | None = None,
     ) -> None:
         self.specs = list(specs)
+        self.max_real = max_real  # at most this many dataset images (None: each metric's own)
         self.G = G
         self.dataset = dataset
         self.device = torch.device(device)
@@ -423,6 +425,8 @@ def warn_if_small(name: str, num_gen: int, num_real: int | None = None) -> None:
 
 def _real_for(ctx: MetricContext, spec: MetricSpec, capture_all: bool) -> FeatureStats:
     cap = _MAX_REAL[spec.kind]
+    if ctx.max_real is not None:
+        cap = ctx.max_real if cap is None else min(cap, ctx.max_real)
     # Keep every row when another metric of this evaluation will need them for the same set.
     capture_all = capture_all or any(s.kind in ("kid", "pr") for s in ctx.specs)
     return ctx.dataset_features(cap, capture_all)
@@ -485,13 +489,16 @@ def calc_metrics(
     progress: bool = False,
     device: str | torch.device = "cpu",
     lpips_path: str | Path | None = None,
+    max_real: int | None = None,
 ) -> list[dict[str, Any]]:
     """Compute several named metrics, sharing generated and real features between them.
 
     Images come from `sampler` or, when it is None, from `G` (generator_sampler). num overrides
     the image count of every name (the CLI's --num); for metrics that read real images it may
-    not exceed the dataset size. Bad names, counts, weights files and mismatched data raise
-    UserError before any long computation. Each result: metric, kind, results {name: value},
+    not exceed the dataset size. `max_real` caps the real images (a fixed random subset; the
+    CLI's --max-real) where a metric would read more, e.g. every image for FID's `_full`. Bad
+    names, counts, weights files and mismatched data raise UserError before any long
+    computation. Each result: metric, kind, results {name: value},
     value (single-valued metrics; None otherwise), num_gen, num_real, time_s (including features
     computed first for this metric and reused by later ones), detector_sha1 (None when the
     metric used no Inception features).
@@ -508,6 +515,8 @@ def calc_metrics(
                 f"use --num {len(dataset)} or less"
             )
         specs = [MetricSpec(s.name, s.kind, num, s.k, s.params) for s in specs]
+    if max_real is not None and max_real < 2:
+        raise UserError(f"--max-real {max_real} is too small; metrics need at least 2 images")
     if uses_dataset and dataset is None:
         raise UserError(f"{specs[0].name} compares with real images: pass --data DATASET")
     if G is not None and dataset is not None:
@@ -526,6 +535,7 @@ def calc_metrics(
         progress=progress,
         device=device,
         lpips_path=lpips_path,
+        max_real=max_real,
     )
     if uses_dataset and ctx.sampler is not None:
         _check_shapes(dataset, ctx.sampler)

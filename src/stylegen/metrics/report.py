@@ -213,7 +213,7 @@ def evaluate_network(
 ) -> tuple[list[dict[str, Any]], Path]:
     """Evaluate the checkpoint at `network` and append the results to its metrics.jsonl.
 
-    kwargs go to `calc_metrics` (num, detector_path, detector_sha1, device, batch_size,
+    kwargs go to `calc_metrics` (num, max_real, detector_path, detector_sha1, device, batch_size,
     lpips_path, cache_dir, progress). Returns (results, path of the metrics.jsonl written).
     """
     from stylegen.checkpoint import load, resolve
