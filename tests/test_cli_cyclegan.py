@@ -215,3 +215,14 @@ def test_load_of_a_cyclegan_run_names_a_generator_to_load(run):
     with pytest.raises(UserError, match=r"CycleGAN run or snapshot .*G_AB"):
         stylegen.load(snap)
     assert stylegen.load(snap / "G_AB").config.direction == "a2b"
+
+
+def test_train_summary_counts_the_images_it_scored(tmp_path, capsys):
+    for name, n in (("a", 4), ("b", 6)):  # fewer images than the summary's 256
+        (tmp_path / name).mkdir()
+        _inputs(tmp_path / name, n)
+    args = ["cyclegan", "train", "--data-a", str(tmp_path / "a"), "--data-b", str(tmp_path / "b")]
+    args += ["--preset", "tiny", "--epochs", "1", "--decay-epochs", "0", "--threads", "1"]
+    assert main([*args, "--outdir", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "cycle PSNR/SSIM (4 A / 6 B images): psnr_cycle_a" in out, out

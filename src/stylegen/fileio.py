@@ -116,11 +116,12 @@ def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_file(final: str | os.PathLike) -> Iterator[Path]:
+def atomic_file(final: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside `final` to write to; it replaces `final` when the block ends
-    without error and is removed otherwise."""
+    without error and is removed otherwise. `suffix` ends the temporary name, for writers that
+    pick the format by extension (ffmpeg)."""
     final = Path(final)
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix, dir=final.parent)
     os.close(fd)
     tmp = Path(name)
     try:

@@ -1,11 +1,14 @@
 """Interpolation walks: slerp/lerp maths, keyframes on exact frames, grids, classes, videos."""
 
+import stat
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from stylegen.errors import UserError
+from stylegen.fileio import current_umask
 from stylegen.generate import generate_images
 from stylegen.latent import video
 from stylegen.latent.interpolate import (
@@ -133,6 +136,9 @@ def test_gif_and_mp4_writers(tmp_path):
     mp4 = video.write_video(frames, tmp_path / "a.mp4", fps=10)
     assert mp4.stat().st_size > 0 and mp4.read_bytes()[4:8] == b"ftyp"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.gif", "a.mp4"]
+    # the mode a plain open() gives, as for the GIF (a temporary file's own is 0600)
+    assert stat.S_IMODE(mp4.stat().st_mode) == 0o666 & ~current_umask()
+    assert stat.S_IMODE(mp4.stat().st_mode) == stat.S_IMODE(gif.stat().st_mode)
 
 
 def test_video_errors(tmp_path, monkeypatch):

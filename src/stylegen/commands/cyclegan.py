@@ -144,7 +144,9 @@ def _print_summary(snap: Path) -> None:
     print(f"samples:    {snap / 'samples.png'} (rows: A | A->B | A->B->A | B | B->A | B->A->B)")
     print(f"checkpoint: {snap} (G_AB/, G_BA/)")
     print(f"loss plot:  {snap.parent / 'losses.png'}")
-    print(f"cycle PSNR/SSIM ({POST_TRAINING_EVAL_NUM} images): " + _format_scores(scores))
+    # the domains may hold fewer images than POST_TRAINING_EVAL_NUM: say how many were scored
+    counts = f"{scores['num_a']:.0f} A / {scores['num_b']:.0f} B images"
+    print(f"cycle PSNR/SSIM ({counts}): " + _format_scores(scores))
     print(f"next: stylegen translate --network {snap} --direction a2b --input IMAGES --outdir OUT")
     print(f"      stylegen cyclegan eval --network {snap.parent}  (adds FID)")
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from stylegen.errors import UserError
+from stylegen.fileio import atomic_file
 from stylegen.images import save_gif
 
 __all__ = ["VIDEO_SUFFIXES", "check_video_path", "mp4_available", "write_video"]
@@ -75,10 +75,9 @@ def _write_mp4(frames: np.ndarray, path: Path, fps: float) -> Path:
     hwc = np.ascontiguousarray(
         np.pad(frames, ((0, 0), (0, 0), (0, ph), (0, pw))).transpose(0, 2, 3, 1)
     )
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
+    # Through atomic_file: a finished video appears whole, with the permissions a plain open()
+    # would give it (mkstemp's own are 0600).
+    with atomic_file(path, suffix=".mp4") as tmp:
         writer = imageio_ffmpeg.write_frames(
             str(tmp),
             (w + pw, h + ph),
@@ -92,11 +91,5 @@ def _write_mp4(frames: np.ndarray, path: Path, fps: float) -> Path:
         for frame in hwc:
             writer.send(frame)
         writer.close()
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     log.info("wrote %d frames to %s", n, path)
     return path
