@@ -193,6 +193,7 @@ COMMAND_DESTS = {
     "gpus",
     "cpu_procs",
     "train_parser",
+    "cyclegan_train_parser",
 }
 CONFIG_COMMANDS = [
     (("train",), train_command.TrainConfig, train_command.make_config),

@@ -194,6 +194,12 @@ def test_cli_resume_extends_the_schedule(run, tmp_path, capsys):
     copy = tmp_path / run.name
     shutil.copytree(run, copy)
     before = sorted(p.name for p in copy.glob("snapshot-*"))
+    # options the resumed run would not use are refused in one line, not dropped
+    for flag, value in (("--lr", "0.1"), ("--data-a", B), ("--no-flip", None)):
+        extra = [flag] if value is None else [flag, value]
+        assert main(["cyclegan", "train", "--resume", str(copy), *extra, "--epochs", "2"]) == 2
+        _one_line_error(capsys, f"{flag} cannot change on --resume", "--resume takes --epochs")
+    assert sorted(p.name for p in copy.glob("snapshot-*")) == before
     assert main(["cyclegan", "train", "--resume", str(copy), "--epochs", "2"]) == 0
     after = sorted(p.name for p in copy.glob("snapshot-*"))
     assert len(after) > len(before) and after[-1] > before[-1]

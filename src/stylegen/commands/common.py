@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -60,6 +60,18 @@ def check_writable(outdir: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Flags <-> config dataclasses
+
+
+def given_flag(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, dests: Container[str]
+) -> str | None:
+    """The first flag of `parser` set on the command line (to other than its default) whose
+    destination is in `dests`, as the user spells it (e.g. --tick for tick_kimg); else None."""
+    for action in parser._actions:
+        dest = action.dest
+        if dest in dests and getattr(args, dest, None) not in (None, parser.get_default(dest)):
+            return action.option_strings[0] if action.option_strings else dest
+    return None
 
 
 def config_default(config: type, name: str) -> Any:

@@ -23,6 +23,7 @@ from typing import Any
 from stylegen.commands.common import (
     Subparsers,
     config_default,
+    given_flag,
     pick_device,
     with_progress,
 )
@@ -367,14 +368,8 @@ def read_config_file(path: str) -> dict[str, Any]:
 
 
 def _given_flag(args: argparse.Namespace, dests: Container[str]) -> str | None:
-    """The first flag set on the command line (to other than its default) whose field is in
-    `dests`, as the user spells it (e.g. --tick for tick_kimg); None when there is none."""
-    parser = args.train_parser
-    for action in parser._actions:
-        dest = action.dest
-        if dest in dests and getattr(args, dest, None) not in (None, parser.get_default(dest)):
-            return action.option_strings[0] if action.option_strings else dest
-    return None
+    """common.given_flag on `stylegen train`'s parser."""
+    return given_flag(args.train_parser, args, dests)
 
 
 def _refuse_foreign_flags(args: argparse.Namespace, config: type, entry: Any) -> None:
