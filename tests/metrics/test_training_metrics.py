@@ -76,3 +76,13 @@ def test_unknown_training_metric_fails_early(tmp_path, capsys):
     assert not (tmp_path / "runs").exists()
     assert main([*args, "--metrics", "fid10k_full", "--dry-run"]) == 0
     assert json.loads(capsys.readouterr().out)["metrics"] == ["fid10k_full"]
+
+
+def test_metrics_max_real_caps_the_real_images_during_training(tmp_path, tiny_metrics, capsys):
+    snap = train(_cfg(tmp_path, "a", kimg=0.016, metrics=("fid1k_full",), metrics_max_real=16))
+    (line,) = read_metrics(snap.parent / "metrics.jsonl")
+    assert line["num_real"] == 16  # of the 64 images (64 without the cap, test above)
+    for arch in ("stylegan2", "dcgan"):  # every family with --metrics; checked before training
+        args = ["train", "--data", "fashion-mnist", "--arch", arch, "--metrics", "fid1k_full"]
+        assert main([*args, "--metrics-max-real", "1", "--dry-run"]) == 2
+        assert "--metrics-max-real 1 must be >= 2" in capsys.readouterr().err

@@ -172,6 +172,12 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
         default=_default("metrics"),
         help="e.g. fid10k_full (default none)",
     )
+    p.add_argument(
+        "--metrics-max-real",
+        type=int,
+        default=None,
+        help="at most N dataset images for --metrics, a fixed random subset (default: all)",
+    )
     p.add_argument("--seed", type=int, default=_default("seed"))
     p.add_argument(
         "--max-nonfinite",

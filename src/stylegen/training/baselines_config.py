@@ -170,6 +170,7 @@ class BaselineConfig:
     tick_kimg: float | None = None
     snap: int = 50
     metrics: tuple[str, ...] = ()
+    metrics_max_real: int | None = None  # at most this many dataset images for them (None: all)
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
@@ -251,6 +252,8 @@ class BaselineConfig:
                 raise UserError(f"--{name} {value} must be in [0, 1)")
         if self.snap < 1:
             raise UserError(f"--snap {self.snap} must be >= 1 (ticks between snapshots)")
+        if self.metrics_max_real is not None and self.metrics_max_real < 2:
+            raise UserError(f"--metrics-max-real {self.metrics_max_real} must be >= 2")
         if self.metrics:
             from stylegen.metrics.registry import parse_metric_names
 

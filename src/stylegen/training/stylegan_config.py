@@ -406,6 +406,7 @@ class TrainConfig:
     tick_kimg: float | None = None
     snap: int = 50
     metrics: tuple[str, ...] = ()  # evaluated at every snapshot, e.g. ("fid10k_full",)
+    metrics_max_real: int | None = None  # at most this many dataset images for them (None: all)
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
@@ -500,6 +501,7 @@ class TrainConfig:
             "pl_batch_shrink": (self.pl_batch_shrink, 1),
             "max_nonfinite": (self.max_nonfinite, 1),
             "--freeze-d": (self.freeze_d, 0),
+            "--metrics-max-real": (self.metrics_max_real, 2),
         }
         for flag, (value, low) in ints.items():
             check_number(flag, value, integer=True, low=low, optional=True)

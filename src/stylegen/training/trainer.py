@@ -335,6 +335,7 @@ class Trainer:
             kimg=self.cur_nimg / 1000,
             snapshot=snapshot,
             device=str(self.step.device),
+            max_real=getattr(self.cfg, "metrics_max_real", None),
         )
         if writer is not None:
             values = {f"Metrics/{k}": v for r in results for k, v in r["results"].items()}
