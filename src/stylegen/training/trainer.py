@@ -226,10 +226,11 @@ class Trainer:
     def _check_divergence(self, skipped: int | torch.Tensor) -> None:
         """Stop once whole minibatches keep producing non-finite losses.
 
-        A step that returns its count as a tensor (StyleGAN's, still on its device) is not read
-        here: the counts add up on the device and `_settle_nonfinite` reads them at the tick's
-        end, so the host never waits for a GPU minibatch to finish. A run that diverges stops at
-        that tick instead of at once; the skipped steps have left its weights untouched.
+        A step that returns its count as a tensor (every family's step does: the count is still
+        on its device) is not read here: the counts add up on the device and `_settle_nonfinite`
+        reads them at the tick's end, so the host never waits for a GPU minibatch to finish. A
+        run that diverges stops at that tick instead of at once; the skipped steps have left its
+        weights untouched.
         """
         if isinstance(skipped, torch.Tensor):
             self._nonfinite_on_device.add(skipped, self.nonfinite_streak)
