@@ -253,7 +253,7 @@ def _add_finetune_flags(p: argparse.ArgumentParser) -> None:
 
 def _add_family_flags(p: argparse.ArgumentParser) -> None:
     """A flag for every field of the other families' configs that has none yet (a TrainConfig
-    field without a flag, such as max_nonfinite, stays without one)."""
+    field without a flag, such as r1_interval, stays without one)."""
     taken = {a.dest for a in p._actions} | {f.name for f in dataclasses.fields(TrainConfig)}
     group = None
     for entry in families.FAMILY_TABLE:

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylegen.errors import UserError
+from stylegen.fileio import atomic_file
 
 __all__ = [
     "ENV_VAR",
@@ -234,9 +235,8 @@ def convert_lpips_weights(
         state[f"lin.{i}.weight"] = lin[key].float().contiguous()
     LPIPSVGG16(state, source=str(out))  # validate shapes before writing
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    save_file(state, str(tmp), metadata={"format": "stylegen-lpips-vgg16"})
-    os.replace(tmp, out)
+    with atomic_file(out) as tmp:
+        save_file(state, str(tmp), metadata={"format": "stylegen-lpips-vgg16"})
     return out
 
 

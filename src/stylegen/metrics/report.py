@@ -39,7 +39,6 @@ __all__ = [
     "metrics_log_path",
     "plot_metrics",
     "read_metrics",
-    "truncate_metrics",
 ]
 
 log = logging.getLogger(__name__)
@@ -101,29 +100,6 @@ def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
         if isinstance(record, dict):
             records.append(record)
     return records
-
-
-def truncate_metrics(path: str | os.PathLike, kimg: float) -> None:
-    """Drop lines about snapshots after `kimg` (a resumed run redoes them); atomic rewrite."""
-    path = Path(path)
-    if not path.is_file():
-        return
-    keep = [
-        line
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip() and _kimg_of(line) <= kimg + 1e-9
-    ]
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("".join(x + "\n" for x in keep), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _kimg_of(line: str) -> float:
-    try:
-        value = json.loads(line).get("kimg")
-    except (json.JSONDecodeError, AttributeError):
-        return math.inf  # a cut line: drop it
-    return float(value) if isinstance(value, (int, float)) else -math.inf
 
 
 def format_table(results: Sequence[dict[str, Any]]) -> str:

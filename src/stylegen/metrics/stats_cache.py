@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from stylegen.errors import UserError
+from stylegen.fileio import atomic_file
 
 __all__ = [
     "FeatureStats",
@@ -182,7 +183,5 @@ def load_cached_stats(path: Path) -> FeatureStats | None:
 def save_cached_stats(path: Path, stats: FeatureStats) -> None:
     """Write stats atomically (temporary file, then rename) so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **stats.to_arrays())
-    os.replace(tmp, path)
