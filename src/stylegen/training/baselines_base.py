@@ -165,7 +165,7 @@ class BaselineStep:
 
     def _real(self, batch_idx: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         img, c = self.batches.get(batch_idx)
-        img = uint8_to_float(img).to(self.device)
+        img = uint8_to_float(torch.as_tensor(img).to(self.device))  # uint8 over the bus
         return img, (c.to(self.device) if self.c_dim else None)
 
     def _noise(self, n: int, dim: int) -> torch.Tensor:

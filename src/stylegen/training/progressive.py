@@ -193,7 +193,8 @@ class ProgressiveStep:
         s = self._advance(cur_nimg)
         self.skipped = 0
         real, real_c = self.batches.next()
-        real = process_reals(uint8_to_float(real).to(self.device), s.resolution, s.alpha)
+        real = uint8_to_float(real.to(self.device))  # uint8 over the bus, converted there
+        real = process_reals(real, s.resolution, s.alpha)
         real_c = real_c.to(self.device) if self.c_dim else None
 
         finetune.set_requires_grad(self.G, False, self.frozen)

@@ -118,7 +118,7 @@ class SRStep:
         ys = torch.randint(h - p + 1, (img.shape[0],), generator=gen).tolist()
         xs = torch.randint(w - p + 1, (img.shape[0],), generator=gen).tolist()
         crops = [im[:, y : y + p, x : x + p] for im, y, x in zip(img, ys, xs)]
-        return uint8_to_float(torch.stack(crops)).to(self.device)
+        return uint8_to_float(torch.stack(crops).to(self.device))  # uint8 over the bus
 
     def train_step(self, cur_nimg: int, batch_idx: int) -> torch.Tensor | int:
         hr = self.patches(batch_idx)
