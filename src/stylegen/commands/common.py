@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import tempfile
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -72,6 +72,24 @@ def given_flag(
         if dest in dests and getattr(args, dest, None) not in (None, parser.get_default(dest)):
             return action.option_strings[0] if action.option_strings else dest
     return None
+
+
+def refuse_flags_resume_ignores(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    ignored: Container[str],
+    taken: Sequence[str],
+) -> None:
+    """With --resume, a flag whose destination is in `ignored` (the resumed run would not use
+    it) is refused in one line rather than dropped; `taken` names the destinations it uses."""
+    flag = given_flag(parser, args, ignored)
+    if flag:
+        names = ["--" + name.replace("_", "-") for name in taken]
+        raise UserError(
+            f"{flag} cannot change on --resume: the run keeps the options it started with "
+            f"(--resume takes {', '.join(names[:-1])} and {names[-1]}); leave {flag} out, or "
+            "start a new run"
+        )
 
 
 def config_default(config: type, name: str) -> Any:

@@ -17,8 +17,8 @@ from stylegen.commands.common import (
     Subparsers,
     config_default,
     config_from_args,
-    given_flag,
     pick_device,
+    refuse_flags_resume_ignores,
     with_progress,
 )
 from stylegen.errors import UserError
@@ -106,7 +106,9 @@ def run_train(args: argparse.Namespace) -> int:
     from stylegen.training.cyclegan import resume_cyclegan, train_cyclegan  # on use: torch
 
     if args.resume:
-        _refuse_flags_resume_ignores(args)
+        parser = args.cyclegan_train_parser
+        ignored = {a.dest for a in parser._actions} - {"help", "resume", *RESUME_FLAGS}
+        refuse_flags_resume_ignores(parser, args, ignored, RESUME_FLAGS)
         snap = with_progress(
             lambda cb: resume_cyclegan(
                 args.resume,
@@ -128,20 +130,6 @@ def run_train(args: argparse.Namespace) -> int:
 # What `cyclegan train --resume` takes from the command line: a longer schedule, a new time
 # budget, another machine; the run keeps its other options.
 RESUME_FLAGS = ("epochs", "decay_epochs", "minutes", "device", "threads")
-
-
-def _refuse_flags_resume_ignores(args: argparse.Namespace) -> None:
-    """An option given with --resume that the resumed run would not use is refused in one line
-    rather than silently dropped."""
-    parser = args.cyclegan_train_parser
-    ignored = {a.dest for a in parser._actions} - {"help", "resume", *RESUME_FLAGS}
-    flag = given_flag(parser, args, ignored)
-    if flag:
-        taken = ", ".join("--" + name.replace("_", "-") for name in RESUME_FLAGS)
-        raise UserError(
-            f"{flag} cannot change on --resume: the run keeps the options it started with "
-            f"(--resume takes {taken}); leave {flag} out, or start a new run"
-        )
 
 
 def make_config(args: argparse.Namespace, device: str) -> CycleGANConfig:

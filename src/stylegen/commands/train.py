@@ -16,7 +16,7 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Callable, Container
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from stylegen.commands.common import (
     config_default,
     given_flag,
     pick_device,
+    refuse_flags_resume_ignores,
     with_progress,
 )
 from stylegen.config import DIST_BACKENDS, config_to_dict
@@ -373,18 +374,13 @@ def read_config_file(path: str) -> dict[str, Any]:
     return doc
 
 
-def _given_flag(args: argparse.Namespace, dests: Container[str]) -> str | None:
-    """common.given_flag on `stylegen train`'s parser."""
-    return given_flag(args.train_parser, args, dests)
-
-
 def _refuse_foreign_flags(args: argparse.Namespace, config: type, entry: Any) -> None:
     own = {f.name for f in dataclasses.fields(config)}
     config_fields = {
         f.name for e in families.FAMILY_TABLE for f in dataclasses.fields(e.config_class())
     }
     # --arch picks the family itself; a family's config may or may not keep it.
-    flag = _given_flag(args, config_fields - own - {"arch"})
+    flag = given_flag(args.train_parser, args, config_fields - own - {"arch"})
     if flag:
         what = f"--arch {args.arch}" if args.arch else entry.title
         raise UserError(f"{flag} does not apply to {what}; leave it out")
@@ -416,14 +412,8 @@ def _refuse_flags_resume_ignores(args: argparse.Namespace) -> None:
             "--config cannot change on --resume: the run keeps the options it started with; "
             "leave --config out, or start a new run"
         )
-    flag = _given_flag(args, {f.name for f in dataclasses.fields(TrainConfig)} - set(RESUME_FLAGS))
-    if flag:
-        taken = ["--" + name.replace("_", "-") for name in RESUME_FLAGS]
-        raise UserError(
-            f"{flag} cannot change on --resume: the run keeps the options it started with "
-            f"(--resume takes {', '.join(taken[:-1])} and {taken[-1]}); leave {flag} out, or "
-            "start a new run"
-        )
+    ignored = {f.name for f in dataclasses.fields(TrainConfig)} - set(RESUME_FLAGS)
+    refuse_flags_resume_ignores(args.train_parser, args, ignored, RESUME_FLAGS)
 
 
 def _family_flags_set(args: argparse.Namespace) -> dict[str, Any]:
