@@ -283,8 +283,9 @@ class ProgressiveConfig:
             raise UserError(f"--tick {self.tick_kimg} must be > 0")
         if self.snap < 1:
             raise UserError(f"--snap {self.snap} must be >= 1 (ticks between snapshots)")
-        if self.metrics_max_real is not None and self.metrics_max_real < 2:
-            raise UserError(f"--metrics-max-real {self.metrics_max_real} must be >= 2")
+        check_number(
+            "--metrics-max-real", self.metrics_max_real, integer=True, low=2, optional=True
+        )
         if self.metrics:
             from stylegen.metrics.registry import parse_metric_names
 
