@@ -180,3 +180,10 @@ def test_a_run_started_on_a_gpu_resumes_on_the_cpu(tmp_path, capsys, monkeypatch
     resume_here = ["train", "--resume", str(run), "--device", "cpu", "--threads", "1"]
     assert main([*resume_here, "--kimg", "0.032"]) == 0
     assert (run / "snapshot-000000.032" / "model.safetensors").exists()
+    # The run's options now say where and how far it trains, so the next --resume (here without
+    # --device) goes on on the CPU instead of asking for CUDA again.
+    options = json.loads(options_file.read_text())
+    assert (options["device"], options["kimg"], options["threads"]) == ("cpu", 0.032, 1)
+    assert main(["train", "--resume", str(run), "--kimg", "0.048"]) == 0
+    assert (run / "snapshot-000000.048" / "model.safetensors").exists()
+    assert json.loads(options_file.read_text())["kimg"] == 0.048

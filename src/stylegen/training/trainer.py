@@ -20,6 +20,7 @@ step, writes a final snapshot and stops (exit 130); a second one stops at once.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import shutil
 import signal
@@ -561,8 +562,25 @@ def resume_run(
             if trainer.main:
                 runs.clean_leftovers(run_dir)
                 runs.truncate_logs(run_dir, trainer.cur_nimg / 1000)
+                _record_resumed_options(family, run_dir, cfg)
             log.info("resumed %s from %s at kimg %.3f", run_dir, snap.name, trainer.cur_nimg / 1000)
             return trainer.run()
+
+
+def _record_resumed_options(family: Family, run_dir: Path, cfg: Any) -> None:
+    """training_options.json takes the options this resume changed (--kimg, --device, ...), so
+    the next --resume continues as this one does: a run moved from a GPU machine to a CPU one
+    stays there, and a raised --kimg is not lost when the resumed run is interrupted again."""
+    _, before = runs.read_options(run_dir)
+    after = json.loads(json.dumps(config_to_dict(cfg)))  # as the file holds it: lists, not tuples
+    changed = {k: v for k, v in after.items() if before.get(k) != v}
+    if changed:
+        runs.write_options(run_dir, family.kind, after)
+        log.info(
+            "%s now records %s",
+            runs.OPTIONS_FILE,
+            ", ".join(f"{k} {before.get(k)!r} -> {v!r}" for k, v in sorted(changed.items())),
+        )
 
 
 def _resume_snapshot(run_dir: Path) -> Path:
