@@ -22,6 +22,7 @@ samples.png.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 from pathlib import Path
@@ -390,15 +391,10 @@ def resume_cyclegan(
 ) -> Path:
     """Continue a CycleGAN run from its last snapshot (optionally with a longer schedule, a
     new time budget, which counts from the restart, or another device or thread count)."""
-    cfg = read_options(run_dir)
-    if minutes is not None:
-        cfg.minutes = minutes  # checked with the rest when resume_run resolves the config
-    if device is not None:
-        cfg.device = device
-    if threads is not None:
-        cfg.threads = threads
-    if epochs is not None:
-        cfg.epochs = epochs
-    if decay_epochs is not None:
-        cfg.decay_epochs = decay_epochs
+    given = dict(
+        epochs=epochs, decay_epochs=decay_epochs, minutes=minutes, device=device, threads=threads
+    )
+    # Checked with the rest of the config when resume_run resolves it.
+    changes = {name: value for name, value in given.items() if value is not None}
+    cfg = dataclasses.replace(read_options(run_dir), **changes)
     return resume_run(CYCLEGAN, run_dir, cfg, progress)
